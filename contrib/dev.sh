@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# erdns developer entry point, for a fresh Debian 12 machine (root or sudo):
+#   contrib/dev.sh demo   install what is missing, build, run the loopback demo
+#   contrib/dev.sh test   install what is missing, build, run the whole suite twice:
+#                         gcc (build/) and clang with ASan+UBSan (build-asan/)
+#   contrib/dev.sh build  install what is missing and build build/ only
+# A second run reinstalls nothing and rebuilds incrementally.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+	libldns-dev libuv1-dev libcjson-dev libcmocka-dev
+	bind9-dnsutils knot-dnsutils ldnsutils iproute2 procps python3
+)
+
+ensure_packages() {
+	local missing=() p
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "dev.sh: installing ${missing[*]}" >&2
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+}
+
+# build DIR [cmake args...]: configure once, then incremental builds.
+build() {
+	local dir=$1
+	shift
+	if [ ! -f "$dir/CMakeCache.txt" ]; then
+		cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+	fi
+	cmake --build "$dir" -j "$(nproc)"
+}
+
+run_suite() {
+	local dir=$1
+	ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 300
+}
+
+cmd=${1:-}
+case "$cmd" in
+build)
+	ensure_packages
+	build build
+	;;
+demo)
+	ensure_packages
+	build build
+	shift
+	exec contrib/demo.sh build/erdns "$@"
+	;;
+test)
+	ensure_packages
+	build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	run_suite build
+	# Sanitizers: any report aborts the process, and the integration tests
+	# fail on a non-zero exit or a report in erdns' log.
+	export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	CC=clang build build-asan -DERDNS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	run_suite build-asan
+	;;
+*)
+	echo "usage: contrib/dev.sh demo|test|build" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,30 @@
+/*
+ * Subcommands of the one `erdns` binary (SPEC 1). Each returns the process
+ * exit status: 0 ok, 1 bad input, 2 usage. argv[0] is the subcommand name.
+ */
+#ifndef ERDNS_CLI_CLI_H
+#define ERDNS_CLI_CLI_H
+
+#include <getopt.h> /* optind, left at the first positional argument */
+#include <stdio.h>
+
+#define ER_EXIT_OK 0
+#define ER_EXIT_INVALID 1
+#define ER_EXIT_USAGE 2
+
+int cmd_serve(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+
+/* Prints "erdns: MESSAGE" and the usage hint; returns ER_EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Shared -c/--config, --help, --version handling: returns -1 to go on,
+ * or an exit status when the command is done (help/version/usage error).
+ * *config_path defaults to ER_CONFIG_DEFAULT_PATH; optind is left at the
+ * first positional argument. */
+int cli_parse_common(int argc, char **argv, const char *usage, const char **config_path,
+		     const char **client_ip);
+/* Loads the config or prints "erdns: MESSAGE"; NULL on failure. */
+struct config *cli_load_config(const char *path);
+
+#endif

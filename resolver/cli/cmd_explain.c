@@ -1,0 +1,94 @@
+/*
+ * `erdns explain -c FILE NAME [--client IP]`: offline, the route NAME takes
+ * for that client: view, deciding rule and its source, the chain, and each
+ * group's servers. The first line is the same text the CHAOS routing check
+ * returns (without the live upstream part), so the two never disagree.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "config/describe.h"
+#include "dns/dname.h"
+#include "util/sockaddr.h"
+
+#define EXPLAIN_USAGE "erdns explain [-c FILE] NAME [--client IP]"
+
+static const char *const kind_names[] = {
+	[RULE_EXACT] = "exact name",
+	[RULE_GLOB] = "glob",
+	[RULE_SUBTREE] = "name and subtree",
+	[RULE_BELOW] = "names below",
+};
+
+static void print_chain(const config_t *c, const config_chain_t *chain)
+{
+	for (size_t i = 0; i < chain->n_groups; i++) {
+		const config_group_t *g = &c->groups[chain->groups[i]];
+		printf("  %zu. %-12s select=%s timeout_ms=%u servers=", i + 1, g->name,
+		       select_policy_name(g->select), g->timeout_ms);
+		for (size_t s = 0; s < g->n_servers; s++) {
+			char addr[ER_SOCKADDR_TEXT_MAX];
+			sockaddr_format((const struct sockaddr *)&g->servers[s], addr, sizeof(addr));
+			printf("%s%s", s ? "," : "", addr);
+		}
+		printf("\n");
+	}
+}
+
+static void print_explanation(const config_t *c, const char *name, const char *client_ip,
+			      const route_description_t *d)
+{
+	char line[2048];
+	describe_route_text(c, d, line, sizeof(line));
+	printf("%s\n", line);
+	printf("name:    %s\n", name);
+	printf("client:  %s\n", client_ip ? client_ip : "(none: views not consulted)");
+	if (d->is_local) {
+		printf("answer:  local zone %s (authoritative)\n", d->zone);
+		return;
+	}
+	printf("view:    %s\n", d->decision.view ? d->decision.view : "(none)");
+	const rule_t *rule = d->decision.rule;
+	char source[1024];
+	describe_rule_source(rule, true, source, sizeof(source));
+	if (rule) {
+		printf("rule:    %s (%s)\n", rule->pattern, kind_names[rule->kind]);
+		printf("source:  %s%s%s\n", source, rule->origin.detail ? " " : "",
+		       rule->origin.detail ? rule->origin.detail : "");
+	} else {
+		printf("rule:    default (no rule matches)\n");
+	}
+	printf("via:     %s\n", d->chain->text);
+	print_chain(c, d->chain);
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	const char *path, *client_ip = NULL;
+	int rc = cli_parse_common(argc, argv, EXPLAIN_USAGE, &path, &client_ip);
+	if (rc >= 0)
+		return rc;
+	if (optind + 1 != argc)
+		return cli_usage_error(EXPLAIN_USAGE, "explain: expected one NAME");
+	const char *name = argv[optind];
+	uint8_t qname[ER_DNAME_MAX];
+	if (dname_from_text(name, qname) == 0) {
+		fprintf(stderr, "erdns: explain: \"%s\" is not a valid domain name\n", name);
+		return ER_EXIT_INVALID;
+	}
+	struct sockaddr_storage client;
+	if (client_ip && sockaddr_parse(client_ip, 0, &client) < 0) {
+		fprintf(stderr, "erdns: explain: --client \"%s\" is not an IP address\n", client_ip);
+		return ER_EXIT_INVALID;
+	}
+	config_t *c = cli_load_config(path);
+	if (c == NULL)
+		return ER_EXIT_INVALID;
+	route_description_t d;
+	describe_route(c, qname, client_ip ? (const struct sockaddr *)&client : NULL, &d);
+	print_explanation(c, name, client_ip, &d);
+	config_unref(c);
+	return ER_EXIT_OK;
+}

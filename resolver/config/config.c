@@ -1,0 +1,542 @@
+/*
+ * config_load in four steps: read the file (bounded), parse it with
+ * positions (json_pos), walk the schema (schema.c fills scalars, server
+ * settings and groups), then resolve what needs the whole document: `via`
+ * chains (equal chains share one index, so the cache and the stats count
+ * per distinct path), the router with its views and rules, local zones and
+ * the thread count. Any failure frees the half-built snapshot through
+ * config_unref, which accepts one.
+ *
+ * Routes are added per source: route_add_domains now; an "m365" route has
+ * its own entry point (route_add_m365) which for now refuses with a message
+ * that says what to write instead, so the import plugs in without reshaping
+ * the loader.
+ */
+#include "config/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "config/json_pos.h"
+#include "config/schema.h"
+#include "util/sockaddr.h"
+
+#define ER_CONFIG_FILE_MAX (16u << 20) /* a config with every M365 name is < 1 MiB */
+
+/* --- reading and parsing ------------------------------------------------- */
+
+static int read_all(int fd, char **out, size_t *len)
+{
+	size_t cap = 0, n = 0;
+	char *buf = NULL;
+	for (;;) {
+		if (n + 1 >= cap) { /* keep room for the NUL */
+			if (cap > ER_CONFIG_FILE_MAX) {
+				free(buf);
+				return -EFBIG;
+			}
+			size_t bigger = cap != 0 ? cap * 2 : 65536;
+			char *grown = realloc(buf, bigger);
+			if (grown == NULL) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = grown;
+			cap = bigger;
+		}
+		ssize_t got = read(fd, buf + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int saved = errno;
+			free(buf);
+			return -saved;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int read_file(const char *path, char **text, char *err, size_t errlen)
+{
+	size_t len = 0;
+	*text = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : read_all(fd, text, &len);
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && len > ER_CONFIG_FILE_MAX)
+		rc = -EFBIG;
+	if (rc == 0 && strlen(*text) != len) {
+		snprintf(err, errlen, "%s: contains a NUL byte; is this a JSON file?", path);
+		rc = -EINVAL;
+	} else if (rc == -EFBIG) {
+		snprintf(err, errlen, "%s: larger than %u MiB; is this the configuration file?",
+			 path, ER_CONFIG_FILE_MAX >> 20);
+	} else if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
+	}
+	if (rc != 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
+
+/* The directory of path, for relative paths inside the config. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* --- chains -------------------------------------------------------------- */
+
+static int chain_text(const config_t *c, config_chain_t *ch)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < ch->n_groups; i++)
+		len += strlen(c->groups[ch->groups[i]].name) + 1;
+	ch->text = malloc(len);
+	if (ch->text == NULL)
+		return -ENOMEM;
+	ch->text[0] = '\0';
+	for (size_t i = 0; i < ch->n_groups; i++) {
+		if (i > 0)
+			strcat(ch->text, ",");
+		strcat(ch->text, c->groups[ch->groups[i]].name);
+	}
+	return 0;
+}
+
+/* The index of the chain groups[0..n), added when new. */
+static int chain_intern(config_t *c, const uint16_t *groups, size_t n, uint32_t *out)
+{
+	for (size_t i = 0; i < c->n_chains; i++) {
+		if (c->chains[i].n_groups == n &&
+		    memcmp(c->chains[i].groups, groups, n * sizeof(*groups)) == 0) {
+			*out = (uint32_t)i;
+			return 0;
+		}
+	}
+	config_chain_t *grown = realloc(c->chains, (c->n_chains + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	c->chains = grown;
+	config_chain_t *ch = &c->chains[c->n_chains];
+	*ch = (config_chain_t){.n_groups = n};
+	memcpy(ch->groups, groups, n * sizeof(*groups));
+	if (chain_text(c, ch) != 0)
+		return -ENOMEM;
+	*out = (uint32_t)c->n_chains++;
+	return 0;
+}
+
+static int nomem(const schema_ctx_t *ctx)
+{
+	snprintf(ctx->err, ctx->errlen, "%s: out of memory", ctx->file);
+	return -ENOMEM;
+}
+
+static int unknown_group(const schema_ctx_t *ctx, const cJSON *el, const char *path)
+{
+	const config_t *c = ctx->cfg;
+	char known[ER_CONFIG_ERR_MAX / 2] = "";
+	for (size_t i = 0; i < c->n_groups; i++) {
+		size_t used = strlen(known);
+		snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
+			 c->groups[i].name);
+	}
+	if (c->n_groups == 0)
+		return schema_error(ctx, el, false, path,
+				    "unknown upstream group \"%s\" (\"upstreams\" defines none)",
+				    el->valuestring);
+	return schema_error(ctx, el, false, path, "unknown upstream group \"%s\" (known: %s)",
+			    el->valuestring, known);
+}
+
+/* A `via` or `default` value (one group or a list) to a chain index. */
+static int resolve_via(const schema_ctx_t *ctx, const cJSON *via, const char *path, uint32_t *out)
+{
+	uint16_t groups[ER_CHAIN_MAX];
+	size_t n = 0, i = 0;
+	for (const cJSON *el = schema_strings_next(via, NULL); el != NULL;
+	     el = schema_strings_next(via, el), i++) {
+		char elpath[ER_SCHEMA_PATH_MAX];
+		schema_path_index(elpath, path, via, i);
+		if (n == ER_CHAIN_MAX)
+			return schema_error(ctx, via, false, path, "a chain has at most %d groups",
+					    ER_CHAIN_MAX);
+		int g = config_group_index(ctx->cfg, el->valuestring);
+		if (g < 0)
+			return unknown_group(ctx, el, elpath);
+		for (size_t j = 0; j < n; j++)
+			if (groups[j] == g)
+				return schema_error(ctx, el, false, elpath,
+						    "group \"%s\" appears twice in the chain",
+						    el->valuestring);
+		groups[n++] = (uint16_t)g;
+	}
+	return chain_intern(ctx->cfg, groups, n, out) == 0 ? 0 : nomem(ctx);
+}
+
+static int resolve_default(const schema_ctx_t *ctx, const config_spec_t *spec, uint32_t *out)
+{
+	if (spec->dflt != NULL)
+		return resolve_via(ctx, spec->dflt, "default", out);
+	int g = config_group_index(ctx->cfg, "branch");
+	if (g < 0)
+		return schema_error(ctx, NULL, false, "default",
+				    "not set and there is no upstream group called \"branch\"; "
+				    "add \"default\": \"GROUP\"");
+	uint16_t only = (uint16_t)g;
+	return chain_intern(ctx->cfg, &only, 1, out) == 0 ? 0 : nomem(ctx);
+}
+
+/* --- routes -------------------------------------------------------------- */
+
+static int route_add_domains(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
+			     ruleset_t *rs)
+{
+	char path[ER_SCHEMA_PATH_MAX], elpath[ER_SCHEMA_PATH_MAX];
+	schema_path_key(path, r->path, "domains");
+	size_t i = 0;
+	for (const cJSON *el = schema_strings_next(r->domains, NULL); el != NULL;
+	     el = schema_strings_next(r->domains, el), i++) {
+		rule_origin_t origin = {
+		    .kind = RULE_ORIGIN_DOMAINS, .file = ctx->cfg->path, .m365_set_id = -1};
+		json_pos_of(ctx->pos, el, &origin.line, &origin.col);
+		char msg[ER_CONFIG_ERR_MAX / 2] = "";
+		int rc = ruleset_add(rs, el->valuestring, chain, &origin, msg, sizeof(msg));
+		if (rc == -ENOMEM)
+			return nomem(ctx);
+		schema_path_index(elpath, path, r->domains, i);
+		if (rc != 0)
+			return schema_error(ctx, el, false, elpath, "%s", msg);
+	}
+	return 0;
+}
+
+/* The Microsoft 365 import plugs in here (SPEC 2.2). */
+static int route_add_m365(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
+			  ruleset_t *rs)
+{
+	char path[ER_SCHEMA_PATH_MAX];
+	(void)chain;
+	(void)rs;
+	schema_path_key(path, r->path, "m365");
+	return schema_error(ctx, r->m365, false, path,
+			    "Microsoft 365 endpoint import is not available in this build yet; "
+			    "list the names under \"domains\"");
+}
+
+static int add_routes(const schema_ctx_t *ctx, const spec_routes_t *routes, ruleset_t *rs)
+{
+	for (size_t i = 0; i < routes->n; i++) {
+		const spec_route_t *r = &routes->v[i];
+		char path[ER_SCHEMA_PATH_MAX];
+		uint32_t chain;
+		schema_path_key(path, r->path, "via");
+		int rc = resolve_via(ctx, r->via, path, &chain);
+		if (rc == 0)
+			rc = r->m365 != NULL ? route_add_m365(ctx, r, chain, rs)
+					     : route_add_domains(ctx, r, chain, rs);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int add_view(const schema_ctx_t *ctx, spec_view_t *v)
+{
+	uint32_t dflt = ER_ROUTER_NO_DEFAULT;
+	if (v->dflt != NULL) {
+		char path[ER_SCHEMA_PATH_MAX];
+		schema_path_key(path, v->path, "default");
+		int rc = resolve_via(ctx, v->dflt, path, &dflt);
+		if (rc != 0)
+			return rc;
+	}
+	int idx = router_add_view(ctx->cfg->router, v->name, v->clients, dflt);
+	v->clients = NULL; /* taken, also on failure */
+	if (idx < 0)
+		return nomem(ctx);
+	return add_routes(ctx, &v->routes, router_rules(ctx->cfg->router, idx));
+}
+
+static int build_router(const schema_ctx_t *ctx, config_spec_t *spec)
+{
+	config_t *c = ctx->cfg;
+	int rc = resolve_default(ctx, spec, &c->default_chain);
+	if (rc != 0)
+		return rc;
+	c->router = router_new(c->default_chain);
+	if (c->router == NULL)
+		return nomem(ctx);
+	rc = add_routes(ctx, &spec->routes, router_rules(c->router, -1));
+	for (size_t i = 0; rc == 0 && i < spec->n_views; i++)
+		rc = add_view(ctx, &spec->views[i]);
+	return rc;
+}
+
+/* --- zones and threads --------------------------------------------------- */
+
+/* An error inside a zone file (-EINVAL) is reported as the zone file's own
+ * "ZONEFILE:LINE: ..." message: that is where the operator must look. A zone
+ * file that cannot be opened, or a second zone with the same apex, is a
+ * mistake in the config, so it gets the config's position in front. */
+static int load_zone(const schema_ctx_t *ctx, const spec_zone_t *z, size_t i)
+{
+	char msg[ER_CONFIG_ERR_MAX / 2] = "";
+	int rc = zoneset_load(ctx->cfg->zones, z->file, msg, sizeof(msg));
+	if (rc == 0)
+		return 0;
+	if (rc == -ENOMEM)
+		return nomem(ctx);
+	if (rc == -EINVAL && msg[0] != '\0') {
+		snprintf(ctx->err, ctx->errlen, "%s", msg);
+		return -EINVAL;
+	}
+	char path[ER_SCHEMA_PATH_MAX];
+	schema_path_printf(path, "zones[%zu].file", i);
+	if (msg[0] != '\0')
+		return schema_error(ctx, z->item, false, path, "%s", msg);
+	return schema_error(ctx, z->item, false, path, "%s: cannot load: %s", z->file,
+			    strerror(-rc));
+}
+
+static int load_zones(const schema_ctx_t *ctx, const config_spec_t *spec)
+{
+	ctx->cfg->zones = zoneset_new();
+	if (ctx->cfg->zones == NULL)
+		return nomem(ctx);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < spec->n_zones; i++)
+		rc = load_zone(ctx, &spec->zones[i], i);
+	return rc;
+}
+
+static unsigned resolve_threads(unsigned configured)
+{
+	if (configured != 0)
+		return configured;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		return 1;
+	return cpus > 256 ? 256 : (unsigned)cpus;
+}
+
+/* --- the snapshot -------------------------------------------------------- */
+
+static int parse(const char *path, const char *text, cJSON **root, json_pos_t **pos, char *err,
+		 size_t errlen)
+{
+	char msg[ER_CONFIG_ERR_MAX];
+	int rc = json_pos_parse(text, root, pos, msg, sizeof(msg));
+	if (rc != 0)
+		snprintf(err, errlen, "%s:%s", path, msg);
+	return rc;
+}
+
+static config_t *config_new(const char *path)
+{
+	config_t *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	c->path = strdup(path);
+	if (c->path == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+config_t *config_load(const char *path, char *err, size_t errlen)
+{
+	config_t *c = NULL;
+	cJSON *root = NULL;
+	json_pos_t *pos = NULL;
+	config_spec_t spec = {0};
+	char *text = NULL, *dir = NULL;
+	int rc = read_file(path, &text, err, errlen);
+	if (rc == 0)
+		rc = parse(path, text, &root, &pos, err, errlen);
+	if (rc != 0)
+		goto cleanup;
+	c = config_new(path);
+	dir = dir_of(path);
+	if (c == NULL || dir == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	schema_ctx_t ctx = {
+	    .cfg = c, .file = path, .dir = dir, .pos = pos, .err = err, .errlen = errlen};
+	rc = schema_walk(&ctx, root, &spec);
+	if (rc == 0)
+		rc = build_router(&ctx, &spec);
+	if (rc == 0)
+		rc = load_zones(&ctx, &spec);
+	c->threads = resolve_threads(c->threads);
+cleanup:
+	spec_deinit(&spec);
+	cJSON_Delete(root);
+	json_pos_free(pos);
+	free(text);
+	free(dir);
+	if (rc != 0) {
+		config_unref(c);
+		c = NULL;
+	}
+	return c;
+}
+
+config_t *config_ref(config_t *c)
+{
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	return c;
+}
+
+static void config_free(config_t *c)
+{
+	if (c->allow != NULL)
+		acl_free(c->allow);
+	free(c->user);
+	free(c->identity);
+	for (size_t i = 0; i < c->n_groups; i++)
+		free(c->groups[i].name);
+	free(c->groups);
+	for (size_t i = 0; i < c->n_chains; i++)
+		free(c->chains[i].text);
+	free(c->chains);
+	if (c->router != NULL)
+		router_free(c->router);
+	if (c->zones != NULL)
+		zoneset_free(c->zones);
+	free(c->control_socket);
+	free(c->metrics_listen);
+	free(c->query_file);
+	free(c->path); /* after the router: its rules' origins borrow it */
+	free(c);
+}
+
+void config_unref(config_t *c)
+{
+	if (c == NULL)
+		return;
+	/* acq_rel: the last holder must see every other holder's reads done */
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		config_free(c);
+}
+
+int config_group_index(const config_t *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (strcmp(c->groups[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* --- `erdns check` summary ----------------------------------------------- */
+
+static void print_addrs(FILE *out, const struct sockaddr_storage *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char buf[ER_SOCKADDR_TEXT_MAX];
+		sockaddr_format((const struct sockaddr *)&v[i], buf, sizeof(buf));
+		fprintf(out, "%s%s", i ? ", " : "", buf);
+	}
+	fputc('\n', out);
+}
+
+static void print_acl(FILE *out, const acl_t *acl)
+{
+	size_t n = acl != NULL ? acl_count(acl) : 0;
+	for (size_t i = 0; i < n; i++) {
+		char buf[64];
+		netblock_format(acl_get(acl, i), buf, sizeof(buf));
+		fprintf(out, "%s%s", i ? ", " : "", buf);
+	}
+	fprintf(out, "%s\n", n == 0 ? "(nobody)" : "");
+}
+
+static void print_group(FILE *out, const config_group_t *g)
+{
+	char ecs[64] = "strip";
+	if (g->ecs == ECS_PASS)
+		snprintf(ecs, sizeof(ecs), "pass");
+	else if (g->ecs == ECS_PREFIX)
+		netblock_format(&g->ecs_prefix, ecs, sizeof(ecs));
+	fprintf(out, "  %-12s %s, timeout %u ms, max_fails %u, probe %u ms, tcp %s, ecs %s\n",
+		g->name, select_policy_name(g->select), g->timeout_ms, g->max_fails,
+		g->probe_interval_ms, g->tcp == TCP_MODE_ALWAYS ? "always" : "fallback", ecs);
+	fprintf(out, "  %-12s ", "");
+	print_addrs(out, g->servers, g->n_servers);
+}
+
+static void print_rules(FILE *out, const char *label, const ruleset_t *rs)
+{
+	fprintf(out, "  %-18s %zu from domains (exact %zu, subtree %zu, below %zu, glob %zu)\n",
+		label, ruleset_count(rs), ruleset_count_kind(rs, RULE_EXACT),
+		ruleset_count_kind(rs, RULE_SUBTREE), ruleset_count_kind(rs, RULE_BELOW),
+		ruleset_count_kind(rs, RULE_GLOB));
+}
+
+static void print_routing(const config_t *c, FILE *out)
+{
+	fprintf(out, "chains (%zu):\n", c->n_chains);
+	for (size_t i = 0; i < c->n_chains; i++)
+		fprintf(out, "  %s\n", c->chains[i].text);
+	fprintf(out, "rules:\n");
+	print_rules(out, "global", router_rules_const(c->router, -1));
+	for (size_t i = 0; i < router_view_count(c->router); i++) {
+		char label[64];
+		snprintf(label, sizeof(label), "view %s", router_view_name(c->router, i));
+		print_rules(out, label, router_rules_const(c->router, (int)i));
+	}
+	fprintf(out, "default:  %s\n", c->chains[c->default_chain].text);
+}
+
+static void print_zones(const config_t *c, FILE *out)
+{
+	size_t n = zoneset_count(c->zones);
+	fprintf(out, "zones (%zu):\n", n);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %-24s %zu records  %s\n", zoneset_apex_text(c->zones, i),
+			zoneset_record_count(c->zones, i), zoneset_file(c->zones, i));
+}
+
+void config_print_summary(const config_t *c, FILE *out)
+{
+	fprintf(out, "config:   %s\nlisten:   ", c->path);
+	print_addrs(out, c->listen, c->n_listen);
+	fprintf(out, "threads:  %u\nallow:    ", c->threads);
+	print_acl(out, c->allow);
+	fprintf(out, "identity: %s\nuser:     %s\nquery timeout: %u ms\n", c->identity,
+		c->user != NULL ? c->user : "(no privilege drop)", c->query_timeout_ms);
+	fprintf(out, "upstream groups (%zu):\n", c->n_groups);
+	for (size_t i = 0; i < c->n_groups; i++)
+		print_group(out, &c->groups[i]);
+	print_routing(c, out);
+	print_zones(c, out);
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	fprintf(out, "log level: %s\n", levels[c->log_level]);
+	fprintf(out, "validated but not in effect yet: cache.*, control.*, metrics.*, "
+		     "log.queries, log.query_file\n");
+}

@@ -1,0 +1,117 @@
+/*
+ * The configuration snapshot (SPEC 2). config_load parses the JSON file
+ * (cJSON), walks it with the schema table of config/schema.c (unknown keys
+ * and duplicate keys rejected), loads zones and resolv.conf files, compiles
+ * the routes into a router, and returns one immutable, reference-counted
+ * snapshot. Workers hold a reference for as long as any query uses it, so a
+ * reload swaps snapshots without locks and without losing queries.
+ *
+ * The struct is visible, not opaque, because it is read-only after
+ * config_load returns and every module reads a handful of its fields on the
+ * query path; accessors would add calls without adding safety.
+ */
+#ifndef ERDNS_CONFIG_CONFIG_H
+#define ERDNS_CONFIG_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "dns/zone.h"
+#include "routing/router.h"
+#include "upstream/select.h"
+#include "util/log.h"
+#include "util/netblock.h"
+
+#define ER_CONFIG_DEFAULT_PATH "/etc/erdns/erdns.json"
+#define ER_CHAIN_MAX 8 /* groups in one `via` chain */
+#define ER_LISTEN_MAX 16
+#define ER_CONFIG_ERR_MAX 512
+
+typedef enum { TCP_MODE_FALLBACK, TCP_MODE_ALWAYS } tcp_mode_t;
+typedef enum { ECS_STRIP, ECS_PASS, ECS_PREFIX } ecs_mode_t;
+
+typedef struct config_group {
+	char *name;
+	size_t n_servers; /* 1..ER_GROUP_MAX_SERVERS */
+	struct sockaddr_storage servers[ER_GROUP_MAX_SERVERS];
+	select_policy_t select; /* default SELECT_FASTEST */
+	uint32_t timeout_ms; /* default 1500 */
+	uint32_t max_fails; /* default 3 */
+	uint32_t probe_interval_ms; /* default 1000 */
+	tcp_mode_t tcp; /* default TCP_MODE_FALLBACK */
+	ecs_mode_t ecs; /* default ECS_STRIP */
+	netblock_t ecs_prefix; /* when ecs == ECS_PREFIX */
+} config_group_t;
+
+/* A `via` chain: groups tried in order. Equal chains share one index. */
+typedef struct config_chain {
+	size_t n_groups;
+	uint16_t groups[ER_CHAIN_MAX]; /* indexes into config_t.groups */
+	char *text; /* "hq,hq-eu,branch" */
+} config_chain_t;
+
+typedef struct config_cache {
+	uint32_t max_mb; /* 64 */
+	uint32_t min_ttl_s; /* 0 */
+	uint32_t max_ttl_s; /* 86400 */
+	uint32_t max_negative_ttl_s; /* 3600 */
+	uint32_t serve_stale_s; /* 86400 */
+	uint32_t fallback_ttl_s; /* 30 */
+	bool prefetch; /* true */
+} config_cache_t;
+
+typedef struct config {
+	atomic_uint refs;
+	char *path;
+
+	/* server */
+	size_t n_listen; /* >= 1; default 127.0.0.1:53 */
+	struct sockaddr_storage listen[ER_LISTEN_MAX];
+	unsigned threads; /* resolved: 0 in the file means the number of CPUs */
+	acl_t *allow; /* default 127.0.0.0/8, ::1/128 */
+	char *user; /* NULL: no privilege drop */
+	char *identity; /* default: gethostname() */
+	uint32_t query_timeout_ms; /* default 3000 */
+
+	size_t n_groups;
+	config_group_t *groups;
+	size_t n_chains;
+	config_chain_t *chains; /* route actions index this array */
+	uint32_t default_chain;
+
+	router_t *router;
+	zoneset_t *zones;
+
+	config_cache_t cache;
+	char *control_socket; /* default /run/erdns/control.sock */
+	char *metrics_listen; /* NULL: off */
+	log_level_t log_level; /* default info */
+	bool log_queries; /* default false */
+	char *query_file; /* NULL: stderr */
+} config_t;
+
+/*
+ * Loads and validates path completely. Returns a snapshot with one reference,
+ * or NULL with a one-line message in err ("FILE:LINE:COL: what; what to do",
+ * "FILE: routes[2].via: unknown upstream group \"hqq\" (known: hq, branch)",
+ * "ZONEFILE:LINE: ..."), without the "erdns: " prefix.
+ */
+config_t *config_load(const char *path, char *err, size_t errlen);
+
+/* Takes another reference; returns c. Thread-safe. */
+config_t *config_ref(config_t *c);
+/* Drops a reference; the last one frees everything. NULL is ignored. */
+void config_unref(config_t *c);
+
+/* Index of the group called name, or -1. */
+int config_group_index(const config_t *c, const char *name);
+
+/* The one-screen summary of `erdns check`: listeners, groups with their
+ * servers, rules per source and view, zones. */
+void config_print_summary(const config_t *c, FILE *out);
+
+#endif

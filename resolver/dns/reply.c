@@ -1,0 +1,293 @@
+/*
+ * Writing DNS messages into caller buffers (RFC 1035 4.1, RFC 6891, RFC 8914).
+ *
+ * Every builder first computes the exact length it will write, returns 0 if
+ * that does not fit cap, and only then writes; so a short buffer never gets
+ * a half-written message and the writers below need no checks of their own.
+ *
+ * reply_finalize relays an upstream answer byte for byte. Only three things
+ * change: the ID, the question name's case (same length, so no compression
+ * pointer moves) and the OPT record. The response's OPT is cut together with
+ * any additional record after it: records before it keep their offsets, and
+ * records after it (in practice only TSIG/SIG(0), meaningless to our client)
+ * could hold pointers into each other that would break if shifted. Rejected:
+ * re-encoding through ldns (allocates, and re-compresses differently) and
+ * rewriting pointers (complex for no practical gain).
+ */
+#include "dns/reply.h"
+
+#include <string.h>
+
+#include "dns/dname.h"
+
+#define RR_FIXED_LEN 10 /* type, class, ttl, rdlength (RFC 1035 4.1.3) */
+#define OPT_RR_LEN (1 + RR_FIXED_LEN) /* root owner + fixed part */
+#define EDE_OPTION_CODE 15 /* RFC 8914 2 */
+#define EDE_OPTION_LEN 6 /* code, length, info-code; no EXTRA-TEXT */
+#define TXT_CHUNK_MAX 255 /* RFC 1035 3.3: <character-string> */
+#define TCP_MSG_MAX 65535 /* RFC 1035 4.2.2: 16-bit length prefix */
+#define COMPRESSED_QNAME 0xC00Cu /* pointer to the question name at offset 12 */
+
+_Static_assert(ER_UDP_PLAIN_MAX <= ER_EDNS_ADVERTISED, "EDNS size below the RFC 1035 minimum");
+
+typedef struct header {
+	uint16_t id, flags, qd, an, ns, ar;
+} header_t;
+
+size_t reply_size_limit(const dns_query_t *q, bool is_tcp)
+{
+	if (is_tcp)
+		return TCP_MSG_MAX;
+	if (!q->has_edns || q->edns_udp_size < ER_UDP_PLAIN_MAX)
+		return ER_UDP_PLAIN_MAX;
+	if (q->edns_udp_size > ER_EDNS_ADVERTISED)
+		return ER_EDNS_ADVERTISED;
+	return q->edns_udp_size;
+}
+
+static uint8_t *put_u16(uint8_t *p, uint16_t v)
+{
+	wire_write_u16(p, v);
+	return p + 2;
+}
+
+static uint8_t *put_bytes(uint8_t *p, const void *src, size_t n)
+{
+	memcpy(p, src, n);
+	return p + n;
+}
+
+static uint8_t *put_header(uint8_t *p, const header_t *h)
+{
+	p = put_u16(p, h->id);
+	p = put_u16(p, h->flags);
+	p = put_u16(p, h->qd);
+	p = put_u16(p, h->an);
+	p = put_u16(p, h->ns);
+	return put_u16(p, h->ar);
+}
+
+static uint8_t *put_question(uint8_t *p, const dns_query_t *q)
+{
+	p = put_bytes(p, q->qname, q->qname_len);
+	p = put_u16(p, q->qtype);
+	return put_u16(p, q->qclass);
+}
+
+static size_t opt_len(int ede)
+{
+	return OPT_RR_LEN + (ede >= 0 ? EDE_OPTION_LEN : 0);
+}
+
+/* Our OPT: always version 0 and ER_EDNS_ADVERTISED; ext_rcode is the high
+ * 8 bits of a 12-bit rcode (RFC 6891 6.1.3). */
+static uint8_t *put_opt(uint8_t *p, uint8_t ext_rcode, bool is_do, int ede)
+{
+	*p++ = 0; /* root owner */
+	p = put_u16(p, DNS_TYPE_OPT);
+	p = put_u16(p, ER_EDNS_ADVERTISED);
+	*p++ = ext_rcode;
+	*p++ = 0; /* version */
+	p = put_u16(p, is_do ? DNS_EDNS_DO : 0);
+	if (ede < 0)
+		return put_u16(p, 0);
+	p = put_u16(p, EDE_OPTION_LEN);
+	p = put_u16(p, EDE_OPTION_CODE);
+	p = put_u16(p, 2);
+	return put_u16(p, (uint16_t)ede);
+}
+
+size_t reply_build_upstream_query(const dns_query_t *q, uint16_t id, uint8_t *out, size_t cap)
+{
+	size_t need = ER_DNS_HEADER_LEN + q->qname_len + 4 + opt_len(ER_EDE_NONE);
+	if (q->qname == NULL || need > cap)
+		return 0;
+	header_t h = {
+		.id = id,
+		.flags = DNS_FLAG_RD | (q->flags & DNS_FLAG_CD),
+		.qd = 1,
+		.ar = 1,
+	};
+	uint8_t *p = put_header(out, &h);
+	p = put_question(p, q);
+	put_opt(p, 0, q->edns_do, ER_EDE_NONE);
+	return need;
+}
+
+/* Client's opcode, RD and CD; QR and RA set; AA, TC, AD and rcode cleared. */
+static uint16_t reply_flags(const dns_query_t *q)
+{
+	uint16_t keep = (uint16_t)(0x7800u | DNS_FLAG_RD | DNS_FLAG_CD); /* 0x7800: opcode */
+	return (uint16_t)((q->flags & keep) | DNS_FLAG_QR | DNS_FLAG_RA);
+}
+
+size_t reply_build_error(const dns_query_t *q, int rcode, int ede, uint8_t *out, size_t cap)
+{
+	bool has_question = q->qname != NULL;
+	size_t need = ER_DNS_HEADER_LEN + (has_question ? q->qname_len + 4 : 0) +
+		      (q->has_edns ? opt_len(ede) : 0);
+	if (need > cap)
+		return 0;
+	header_t h = {
+		.id = q->id,
+		.flags = (uint16_t)(reply_flags(q) | (rcode & 0xF)),
+		.qd = has_question,
+		.ar = q->has_edns,
+	};
+	uint8_t *p = put_header(out, &h);
+	if (has_question)
+		p = put_question(p, q);
+	if (q->has_edns)
+		put_opt(p, (uint8_t)(rcode >> 4), q->edns_do, ede);
+	return need;
+}
+
+/* What reply_finalize needs to know about an upstream response. */
+typedef struct resp_scan {
+	size_t question_end; /* end of the question */
+	size_t keep_end; /* end of the records relayed (the OPT and after cut) */
+	uint16_t kept_ar; /* additional records before the OPT */
+	uint8_t ext_rcode; /* upstream OPT's extended rcode bits */
+} resp_scan_t;
+
+static int scan_rrs(const uint8_t *resp, size_t len, size_t *pos, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (wire_skip_rr(resp, len, pos, NULL, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int scan_additional(const uint8_t *resp, size_t len, size_t pos, resp_scan_t *s)
+{
+	uint16_t arcount = wire_read_u16(resp + 10);
+	s->keep_end = pos;
+	for (uint16_t i = 0; i < arcount; i++) {
+		size_t rr = pos;
+		uint16_t type, rdlen;
+		if (wire_skip_rr(resp, len, &pos, &type, &rdlen) < 0)
+			return -1;
+		if (type == DNS_TYPE_OPT) {
+			/* Owner is the root (1 byte), so the TTL's first byte is at +5. */
+			s->ext_rcode = resp[rr] == 0 ? resp[rr + 5] : 0;
+			return 0;
+		}
+		s->keep_end = pos;
+		s->kept_ar++;
+	}
+	return 0;
+}
+
+static int scan_response(const dns_query_t *q, const uint8_t *resp, size_t len, resp_scan_t *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (len < ER_DNS_HEADER_LEN || wire_read_u16(resp + 4) != 1)
+		return -1;
+	size_t pos = ER_DNS_HEADER_LEN;
+	size_t nlen = dname_wire_len(resp + pos, len - pos);
+	if (nlen != q->qname_len || len - pos - nlen < 4 || !dname_equal(resp + pos, q->qname))
+		return -1;
+	pos += nlen;
+	if (wire_read_u16(resp + pos) != q->qtype || wire_read_u16(resp + pos + 2) != q->qclass)
+		return -1;
+	pos += 4;
+	s->question_end = pos;
+	size_t an_ns = (size_t)wire_read_u16(resp + 6) + wire_read_u16(resp + 8);
+	if (scan_rrs(resp, len, &pos, an_ns) < 0)
+		return -1;
+	return scan_additional(resp, len, pos, s);
+}
+
+/*
+ * Without EDNS the client cannot see rcode bits above 15; rather than let
+ * e.g. BADCOOKIE (23) read as YXRRSET (23 & 0xF = 7), report SERVFAIL.
+ */
+static uint16_t relay_flags(const dns_query_t *q, const uint8_t *resp, uint8_t ext_rcode)
+{
+	uint16_t flags = wire_read_u16(resp + 2);
+	if (ext_rcode != 0 && !q->has_edns)
+		flags = (uint16_t)((flags & ~0xFu) | DNS_RCODE_SERVFAIL);
+	return flags;
+}
+
+size_t reply_finalize(const dns_query_t *q, const uint8_t *resp, size_t resp_len, int ede,
+		      size_t limit, uint8_t *out, size_t cap)
+{
+	resp_scan_t s;
+	if (q->qname == NULL || scan_response(q, resp, resp_len, &s) < 0)
+		return 0;
+	size_t opt = q->has_edns ? opt_len(ede) : 0;
+	header_t h = {
+		.id = q->id,
+		.flags = relay_flags(q, resp, s.ext_rcode),
+		.qd = 1,
+		.an = wire_read_u16(resp + 6),
+		.ns = wire_read_u16(resp + 8),
+		.ar = (uint16_t)(s.kept_ar + q->has_edns),
+	};
+	size_t need = s.keep_end + opt;
+	bool is_truncated = need > limit;
+	if (is_truncated) {
+		need = s.question_end + opt;
+		h.flags |= DNS_FLAG_TC;
+		h.an = h.ns = 0;
+		h.ar = q->has_edns;
+	}
+	if (need > cap)
+		return 0;
+	uint8_t *p = put_header(out, &h);
+	p = put_question(p, q);
+	if (!is_truncated)
+		p = put_bytes(p, resp + s.question_end, s.keep_end - s.question_end);
+	if (q->has_edns)
+		put_opt(p, s.ext_rcode, q->edns_do, ede);
+	return need;
+}
+
+static size_t txt_rdata_len(size_t text_len)
+{
+	size_t chunks = text_len == 0 ? 1 : (text_len + TXT_CHUNK_MAX - 1) / TXT_CHUNK_MAX;
+	return text_len + chunks;
+}
+
+static uint8_t *put_txt_rdata(uint8_t *p, const char *text, size_t text_len)
+{
+	do {
+		size_t n = text_len < TXT_CHUNK_MAX ? text_len : TXT_CHUNK_MAX;
+		*p++ = (uint8_t)n;
+		p = put_bytes(p, text, n);
+		text += n;
+		text_len -= n;
+	} while (text_len > 0);
+	return p;
+}
+
+size_t reply_build_txt(const dns_query_t *q, const char *text, uint8_t *out, size_t cap)
+{
+	size_t text_len = strlen(text);
+	size_t rdlen = txt_rdata_len(text_len);
+	size_t need = ER_DNS_HEADER_LEN + q->qname_len + 4 + 2 + RR_FIXED_LEN + rdlen +
+		      (q->has_edns ? opt_len(ER_EDE_NONE) : 0);
+	if (q->qname == NULL || rdlen > UINT16_MAX || need > cap)
+		return 0;
+	header_t h = {
+		.id = q->id,
+		.flags = (uint16_t)(reply_flags(q) | DNS_FLAG_AA),
+		.qd = 1,
+		.an = 1,
+		.ar = q->has_edns,
+	};
+	uint8_t *p = put_header(out, &h);
+	p = put_question(p, q);
+	p = put_u16(p, COMPRESSED_QNAME);
+	p = put_u16(p, DNS_TYPE_TXT);
+	p = put_u16(p, DNS_CLASS_CH);
+	p = put_u16(p, 0); /* TTL: the answer may change with each reload */
+	p = put_u16(p, 0);
+	p = put_u16(p, (uint16_t)rdlen);
+	p = put_txt_rdata(p, text, text_len);
+	if (q->has_edns)
+		put_opt(p, 0, q->edns_do, ER_EDE_NONE);
+	return need;
+}

@@ -1,0 +1,64 @@
+/*
+ * Building what erdns sends: queries to upstreams and replies to clients.
+ * All functions write into a caller-provided buffer and never allocate.
+ */
+#ifndef ERDNS_DNS_REPLY_H
+#define ERDNS_DNS_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/wire.h"
+
+#define ER_EDE_NONE (-1)
+/* RFC 8914 Extended DNS Error codes erdns emits. */
+enum {
+	EDE_STALE_ANSWER = 3,
+	EDE_PROHIBITED = 18,
+	EDE_NOT_READY = 14,
+	EDE_NO_REACHABLE_AUTHORITY = 22,
+	EDE_NETWORK_ERROR = 23,
+};
+
+/* The largest reply a client may receive: TCP 65535; UDP with EDNS
+ * min(max(client's size, 512), 1232); UDP without EDNS 512. */
+size_t reply_size_limit(const dns_query_t *q, bool is_tcp);
+
+/*
+ * The query erdns forwards upstream: the given id, RD=1, CD copied from the
+ * client, the client's question (case preserved), and an OPT RR advertising
+ * ER_EDNS_ADVERTISED with the client's DO bit. Client EDNS options (ECS,
+ * cookies...) are not copied. Returns the length written, 0 if cap is short.
+ */
+size_t reply_build_upstream_query(const dns_query_t *q, uint16_t id, uint8_t *out, size_t cap);
+
+/*
+ * An answer-less reply with the given rcode: client's id, opcode and RD, QR=1,
+ * RA=1, CD copied; the client's question when it was parsed (q->qname != NULL);
+ * an OPT RR if the client sent one (with an EDE option when ede >= 0, and the
+ * extended rcode bits for rcodes > 15). Returns the length, 0 if cap is short.
+ */
+size_t reply_build_error(const dns_query_t *q, int rcode, int ede, uint8_t *out, size_t cap);
+
+/*
+ * Makes a complete response (from an upstream or a local zone) the client's:
+ * copies resp to out, sets the client's ID, writes the client's question
+ * bytes over the response's (same name modulo case: exact case echo), removes
+ * the response's OPT RR, and appends erdns' own OPT if the client used EDNS
+ * (advertising ER_EDNS_ADVERTISED, DO echoed, an EDE option when ede >= 0).
+ * If the result exceeds limit it is cut to header + question + OPT with
+ * TC=1 and zero answer/authority/additional records.
+ * Returns the length written, 0 when resp is malformed or cap is short.
+ */
+size_t reply_finalize(const dns_query_t *q, const uint8_t *resp, size_t resp_len, int ede,
+		      size_t limit, uint8_t *out, size_t cap);
+
+/*
+ * A CHAOS-class TXT answer (AA=1, TTL 0) with one string split into
+ * <=255-byte character-strings, for id.server, version.server, hostname.bind
+ * and the routing check. Returns the length, 0 if cap is short.
+ */
+size_t reply_build_txt(const dns_query_t *q, const char *text, uint8_t *out, size_t cap);
+
+#endif

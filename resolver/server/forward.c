@@ -1,0 +1,327 @@
+/*
+ * Forwarding one client query along its route chain (SPEC 2.1, 2.2, 3).
+ *
+ * A forward_t walks the chain's groups in order; within a group it tries the
+ * servers in the order select_order gives, one attempt at a time, each with
+ * the RTT-derived timeout capped by the time left. Budgets: a group that is
+ * not the last of its chain gets ER_GROUP_BUDGET_MS, so a silent first group
+ * hands over to the next one within 1 s of the query's arrival (beating the
+ * Windows client's own 1 s retry); the last group gets whatever is left of
+ * query_timeout_ms. A server known down is skipped at once (select_order).
+ *
+ * The answer that ends the walk is relayed whole (CNAME chains included),
+ * rewritten only where the client must see its own ID, question case and
+ * EDNS size. forward_t owns no libuv handle (the attempt owns its own), so
+ * it can be freed the moment it finishes or is cancelled.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/reply.h"
+#include "server/worker.h"
+#include "upstream/attempt.h"
+#include "util/log.h"
+#include "util/random.h"
+#include "util/sockaddr.h"
+
+#define ER_GROUP_BUDGET_MS 900 /* < 1000: the Windows DNS client's retry */
+#define ER_REPLY_MAX 65535
+/* Passes over the last group's servers while query time is left: a lost
+ * datagram deserves another try, but a synchronous failure must not spin. */
+#define ER_LAST_GROUP_ROUNDS 4
+
+_Static_assert(ER_GROUP_BUDGET_MS < 1000, "failover must beat the client's 1 s retry");
+
+struct forward {
+	worker_t *worker;
+	forward_t *prev, *next;
+	config_t *config; /* the snapshot this query started with (one reference) */
+	client_t client;
+	dns_query_t q; /* points into pkt */
+	uint32_t chain;
+	size_t chain_pos;
+	uint8_t order[ER_GROUP_MAX_SERVERS];
+	size_t order_n, order_i;
+	unsigned rounds; /* passes over the current group */
+	size_t server; /* index within the group of the current attempt */
+	uint64_t deadline_ms, group_deadline_ms;
+	attempt_t *attempt;
+	bool saw_timeout, saw_network_error;
+	size_t pkt_len;
+	uint8_t pkt[];
+};
+
+static _Thread_local uint8_t reply_buf[ER_REPLY_MAX];
+
+static void start_group(forward_t *fw);
+
+static const config_group_t *current_group(const forward_t *fw)
+{
+	const config_chain_t *chain = &fw->config->chains[fw->chain];
+	return &fw->config->groups[chain->groups[fw->chain_pos]];
+}
+
+static size_t current_group_index(const forward_t *fw)
+{
+	return fw->config->chains[fw->chain].groups[fw->chain_pos];
+}
+
+/* Health entries belong to the worker's current snapshot; a query that
+ * started under an older one after a reload leaves health alone. */
+static server_health_t *health_of(forward_t *fw, size_t server)
+{
+	if (fw->config != fw->worker->config)
+		return NULL;
+	return worker_health(fw->worker, current_group_index(fw), server);
+}
+
+static void unlink_and_free(forward_t *fw)
+{
+	worker_t *w = fw->worker;
+	if (fw->prev)
+		fw->prev->next = fw->next;
+	else
+		w->inflight = fw->next;
+	if (fw->next)
+		fw->next->prev = fw->prev;
+	w->n_inflight--;
+	if (fw->client.conn)
+		tcp_conn_release(fw->client.conn);
+	config_unref(fw->config);
+	free(fw);
+}
+
+static void reply_and_finish(forward_t *fw, const uint8_t *msg, size_t len)
+{
+	if (len > 0)
+		query_reply(fw->worker, &fw->client, msg, len);
+	unlink_and_free(fw);
+}
+
+static void fail(forward_t *fw)
+{
+	int ede = fw->saw_timeout		 ? EDE_NO_REACHABLE_AUTHORITY
+		  : fw->saw_network_error ? EDE_NETWORK_ERROR
+					 : ER_EDE_NONE;
+	fw->worker->stats.servfail_sent++;
+	size_t len = reply_build_error(&fw->q, DNS_RCODE_SERVFAIL, ede, reply_buf,
+				       sizeof(reply_buf));
+	reply_and_finish(fw, reply_buf, len);
+}
+
+static void relay(forward_t *fw, const uint8_t *resp, size_t len)
+{
+	size_t limit = reply_size_limit(&fw->q, fw->client.conn != NULL);
+	size_t out = reply_finalize(&fw->q, resp, len, ER_EDE_NONE, limit, reply_buf,
+				    sizeof(reply_buf));
+	if (out == 0) {
+		fw->saw_network_error = true;
+		fail(fw);
+		return;
+	}
+	bool was_cut = (wire_read_u16(reply_buf + 2) & DNS_FLAG_TC) &&
+		       !(wire_read_u16(resp + 2) & DNS_FLAG_TC);
+	if (was_cut)
+		fw->worker->stats.truncated_sent++;
+	reply_and_finish(fw, reply_buf, out);
+}
+
+static bool is_last_group(const forward_t *fw)
+{
+	return fw->chain_pos + 1 >= fw->config->chains[fw->chain].n_groups;
+}
+
+static void next_group(forward_t *fw)
+{
+	const config_chain_t *chain = &fw->config->chains[fw->chain];
+	if (fw->chain_pos + 1 >= chain->n_groups) {
+		fail(fw);
+		return;
+	}
+	fw->chain_pos++;
+	fw->rounds = 0;
+	fw->worker->stats.failovers++;
+	start_group(fw);
+}
+
+static void try_next_server(forward_t *fw);
+
+static void record_failure(forward_t *fw, bool timed_out)
+{
+	server_health_t *h = health_of(fw, fw->server);
+	const config_group_t *g = current_group(fw);
+	if (h && health_on_failure(h, timed_out, g->max_fails, g->probe_interval_ms,
+				   uv_now(&fw->worker->loop))) {
+		char addr[ER_SOCKADDR_TEXT_MAX];
+		sockaddr_format((const struct sockaddr *)&g->servers[fw->server], addr,
+				sizeof(addr));
+		log_warn("upstream %s (group %s) marked down after %u failures", addr, g->name,
+			 h->consecutive_fails);
+		fw->worker->stats.servers_down++;
+	}
+}
+
+static void record_success(forward_t *fw, uint32_t rtt_us)
+{
+	server_health_t *h = health_of(fw, fw->server);
+	if (h && health_on_success(h, rtt_us)) {
+		const config_group_t *g = current_group(fw);
+		char addr[ER_SOCKADDR_TEXT_MAX];
+		sockaddr_format((const struct sockaddr *)&g->servers[fw->server], addr,
+				sizeof(addr));
+		log_info("upstream %s (group %s) is answering again", addr, g->name);
+		fw->worker->stats.servers_up++;
+	}
+}
+
+static void on_attempt_done(void *owner, int status, const uint8_t *resp, size_t len,
+			    uint32_t rtt_us)
+{
+	forward_t *fw = owner;
+	fw->attempt = NULL;
+	if (status == 0) {
+		unsigned rcode = DNS_RCODE(wire_read_u16(resp + 2));
+		if (rcode != DNS_RCODE_SERVFAIL && rcode != DNS_RCODE_REFUSED) {
+			record_success(fw, rtt_us);
+			relay(fw, resp, len);
+			return;
+		}
+		/* Another server of the group may well answer (SPEC 2.1). */
+		fw->worker->stats.upstream_servfail++;
+		record_failure(fw, false);
+	} else if (status == UV_ETIMEDOUT) {
+		fw->saw_timeout = true;
+		record_failure(fw, true);
+	} else {
+		fw->saw_network_error = true;
+		record_failure(fw, false);
+	}
+	try_next_server(fw);
+}
+
+static void try_next_server(forward_t *fw)
+{
+	worker_t *w = fw->worker;
+	uint64_t now = uv_now(&w->loop);
+	if (now >= fw->deadline_ms) {
+		fail(fw);
+		return;
+	}
+	if (fw->order_i >= fw->order_n || now >= fw->group_deadline_ms) {
+		if (is_last_group(fw) && fw->rounds < ER_LAST_GROUP_ROUNDS) {
+			start_group(fw); /* another pass, with backed-off timeouts */
+			return;
+		}
+		next_group(fw);
+		return;
+	}
+	const config_group_t *g = current_group(fw);
+	fw->server = fw->order[fw->order_i++];
+	server_health_t *h = health_of(fw, fw->server);
+	uint32_t timeout = g->timeout_ms;
+	if (h) {
+		timeout = rtt_timeout_ms(&h->rtt, g->timeout_ms);
+		health_on_trial_started(h, now);
+	}
+	if (timeout > fw->group_deadline_ms - now)
+		timeout = (uint32_t)(fw->group_deadline_ms - now);
+	attempt_params_t params = {
+		.server = (const struct sockaddr *)&g->servers[fw->server],
+		.query = &fw->q,
+		.timeout_ms = timeout,
+		.tcp_only = g->tcp == TCP_MODE_ALWAYS,
+		.stats = &w->stats,
+	};
+	fw->attempt = attempt_start(&w->loop, &params, on_attempt_done, fw);
+	if (fw->attempt == NULL) {
+		fw->saw_network_error = true;
+		record_failure(fw, false);
+		try_next_server(fw); /* bounded: order_i advanced */
+	}
+}
+
+/* select_order falls back to every server when none is usable, which is
+ * right for the last group (trying beats failing) but not before it: a
+ * group whose servers are all known down is skipped at once (SPEC 2.1). */
+static void drop_unusable(forward_t *fw, const server_health_t *health, uint64_t now)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < fw->order_n; i++) {
+		if (health_is_usable(&health[fw->order[i]], now))
+			fw->order[kept++] = fw->order[i];
+	}
+	fw->order_n = kept;
+}
+
+static void start_group(forward_t *fw)
+{
+	worker_t *w = fw->worker;
+	const config_group_t *g = current_group(fw);
+	uint64_t now = uv_now(&w->loop);
+	fw->rounds++;
+	fw->group_deadline_ms = is_last_group(fw) ? fw->deadline_ms : now + ER_GROUP_BUDGET_MS;
+	if (fw->group_deadline_ms > fw->deadline_ms)
+		fw->group_deadline_ms = fw->deadline_ms;
+
+	server_health_t fresh[ER_GROUP_MAX_SERVERS];
+	const server_health_t *health = NULL;
+	uint32_t scratch_cursor = 0, *cursor = &scratch_cursor;
+	size_t gi = current_group_index(fw);
+	if (fw->config == w->config) {
+		health = worker_health(w, gi, 0);
+		cursor = &w->upstreams.rr_cursor[gi];
+	} else {
+		for (size_t i = 0; i < g->n_servers; i++)
+			health_init(&fresh[i]);
+		health = fresh;
+	}
+	fw->order_n = select_order(g->select, health, g->n_servers, cursor, random_u32(), now,
+				   fw->order);
+	fw->order_i = 0;
+	if (!is_last_group(fw))
+		drop_unusable(fw, health, now);
+	try_next_server(fw);
+}
+
+void forward_start(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len,
+		   const dns_query_t *q, uint32_t chain)
+{
+	if (w->n_inflight >= ER_MAX_INFLIGHT) {
+		w->stats.overload_dropped++;
+		return;
+	}
+	forward_t *fw = malloc(sizeof(*fw) + len);
+	if (fw == NULL) {
+		w->stats.overload_dropped++;
+		return;
+	}
+	memset(fw, 0, sizeof(*fw));
+	memcpy(fw->pkt, pkt, len);
+	fw->pkt_len = len;
+	fw->q = *q;
+	fw->q.qname = fw->pkt + (q->qname - pkt);
+	fw->worker = w;
+	fw->config = config_ref(w->config);
+	fw->client = *client;
+	if (client->conn)
+		tcp_conn_hold(client->conn);
+	fw->chain = chain;
+	fw->deadline_ms = uv_now(&w->loop) + w->config->query_timeout_ms;
+	fw->next = w->inflight;
+	if (w->inflight)
+		w->inflight->prev = fw;
+	w->inflight = fw;
+	w->n_inflight++;
+	w->stats.forwarded++;
+	start_group(fw);
+}
+
+void forward_cancel_all(worker_t *w)
+{
+	while (w->inflight) {
+		forward_t *fw = w->inflight;
+		if (fw->attempt)
+			attempt_cancel(fw->attempt);
+		unlink_and_free(fw);
+	}
+}

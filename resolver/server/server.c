@@ -1,0 +1,238 @@
+/*
+ * The main thread: sockets, privileges, workers, signals.
+ *
+ * Sockets are opened here, not in the workers, so that a bind error is
+ * reported before anything starts and so that privileged ports are bound
+ * before `user` drops root. Each worker gets its own socket per address
+ * (SO_REUSEPORT): the kernel spreads clients over workers with no shared
+ * accept lock and no cross-thread hand-off.
+ *
+ * Reload (SIGHUP) loads the whole new configuration on this thread; only if
+ * it is valid is it handed to the workers, each of which swaps it in on its
+ * own loop. Listener and thread changes need a restart (the sockets were
+ * bound with the old privileges); the reload says so in the log.
+ */
+#include "server/server.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/worker.h"
+#include "util/log.h"
+#include "util/sockaddr.h"
+
+typedef struct server {
+	uv_loop_t loop;
+	uv_signal_t sig_int, sig_term, sig_hup;
+	config_t *config;
+	worker_t *workers;
+	unsigned n_workers;
+} server_t;
+
+static int open_socket(const struct sockaddr *addr, int type, char *err, size_t errlen)
+{
+	char text[ER_SOCKADDR_TEXT_MAX];
+	sockaddr_format(addr, text, sizeof(text));
+	const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
+	int fd = socket(addr->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s %s: socket: %s", proto, text, strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (addr->sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, addr, sockaddr_len(addr)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		snprintf(err, errlen, "cannot listen on %s %s: %s", proto, text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Opens n_workers x n_listen UDP and TCP sockets into fds (udp then tcp per
+ * worker and address). Returns 0, or -1 with every opened fd closed. */
+static int open_all_sockets(const config_t *c, unsigned n_workers, int *fds)
+{
+	size_t per_worker = 2 * c->n_listen, opened = 0;
+	char err[256];
+	for (unsigned w = 0; w < n_workers; w++) {
+		for (size_t i = 0; i < c->n_listen; i++) {
+			const struct sockaddr *a = (const struct sockaddr *)&c->listen[i];
+			int u = open_socket(a, SOCK_DGRAM, err, sizeof(err));
+			int t = u < 0 ? -1 : open_socket(a, SOCK_STREAM, err, sizeof(err));
+			if (t < 0) {
+				if (u >= 0)
+					close(u);
+				log_error("%s", err);
+				for (size_t k = 0; k < opened; k++)
+					close(fds[k]);
+				return -1;
+			}
+			fds[w * per_worker + 2 * i] = u;
+			fds[w * per_worker + 2 * i + 1] = t;
+			opened += 2;
+		}
+	}
+	return 0;
+}
+
+static int drop_privileges(const char *user)
+{
+	if (user == NULL)
+		return 0;
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		log_error("server.user: no such user \"%s\"", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_error("server.user: cannot become \"%s\": %s", user, strerror(errno));
+		return -1;
+	}
+	log_info("running as user %s", user);
+	return 0;
+}
+
+static bool same_listeners(const config_t *a, const config_t *b)
+{
+	if (a->n_listen != b->n_listen)
+		return false;
+	for (size_t i = 0; i < a->n_listen; i++) {
+		if (!sockaddr_equal((const struct sockaddr *)&a->listen[i],
+				    (const struct sockaddr *)&b->listen[i]))
+			return false;
+	}
+	return true;
+}
+
+static void reload(server_t *s)
+{
+	char err[ER_CONFIG_ERR_MAX];
+	config_t *next = config_load(s->config->path, err, sizeof(err));
+	if (next == NULL) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	if (!same_listeners(s->config, next))
+		log_warn("reload: listen addresses changed; restart erdns to apply them");
+	if (next->threads != s->config->threads)
+		log_warn("reload: threads changed; restart erdns to apply it");
+	log_set_level(next->log_level);
+	for (unsigned i = 0; i < s->n_workers; i++)
+		worker_swap_config(&s->workers[i], next);
+	config_unref(s->config);
+	s->config = next;
+	log_info("configuration reloaded from %s", next->path);
+}
+
+static void on_signal(uv_signal_t *handle, int signum)
+{
+	server_t *s = handle->data;
+	if (signum == SIGHUP) {
+		reload(s);
+		return;
+	}
+	log_info("stopping on signal %d", signum);
+	uv_close((uv_handle_t *)&s->sig_int, NULL);
+	uv_close((uv_handle_t *)&s->sig_term, NULL);
+	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+}
+
+static void watch_signal(server_t *s, uv_signal_t *h, int signum)
+{
+	uv_signal_init(&s->loop, h);
+	h->data = s;
+	uv_signal_start(h, on_signal, signum);
+}
+
+static int start_workers(server_t *s, int *fds)
+{
+	size_t per_worker = 2 * s->config->n_listen;
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		int udp[ER_LISTEN_MAX], tcp[ER_LISTEN_MAX];
+		for (size_t k = 0; k < s->config->n_listen; k++) {
+			udp[k] = fds[i * per_worker + 2 * k];
+			tcp[k] = fds[i * per_worker + 2 * k + 1];
+		}
+		int rc = worker_init(&s->workers[i], i, s->config, udp, tcp, s->config->n_listen);
+		if (rc == 0)
+			rc = worker_start(&s->workers[i]);
+		if (rc < 0) {
+			log_error("cannot start worker %u: %s", i, uv_strerror(rc));
+			/* Workers from i on never adopted their sockets. */
+			for (size_t k = i * per_worker; k < s->n_workers * per_worker; k++)
+				close(fds[k]);
+			return (int)i; /* workers [0, i) run */
+		}
+	}
+	return (int)s->n_workers;
+}
+
+static void log_ready(const config_t *c, unsigned n_workers)
+{
+	char addrs[ER_LISTEN_MAX * ER_SOCKADDR_TEXT_MAX] = "";
+	for (size_t i = 0; i < c->n_listen; i++) {
+		char one[ER_SOCKADDR_TEXT_MAX];
+		sockaddr_format((const struct sockaddr *)&c->listen[i], one, sizeof(one));
+		if (i)
+			strcat(addrs, " ");
+		strcat(addrs, one);
+	}
+	log_info("erdns %s ready: %s (udp+tcp), %u worker thread(s)", ERDNS_VERSION, addrs,
+		 n_workers);
+}
+
+int server_run(config_t *config)
+{
+	server_t s = { .config = config, .n_workers = config->threads };
+	int status = 1;
+	int *fds = calloc(2 * config->n_listen * s.n_workers, sizeof(int));
+	s.workers = calloc(s.n_workers, sizeof(worker_t));
+	if (fds == NULL || s.workers == NULL || open_all_sockets(config, s.n_workers, fds) < 0)
+		goto out;
+	if (drop_privileges(config->user) < 0) {
+		for (size_t k = 0; k < 2 * config->n_listen * s.n_workers; k++)
+			close(fds[k]);
+		goto out;
+	}
+	uv_loop_init(&s.loop);
+	watch_signal(&s, &s.sig_int, SIGINT);
+	watch_signal(&s, &s.sig_term, SIGTERM);
+	watch_signal(&s, &s.sig_hup, SIGHUP);
+	signal(SIGPIPE, SIG_IGN);
+	int started = start_workers(&s, fds);
+	if (started == (int)s.n_workers) {
+		log_ready(config, s.n_workers);
+		uv_run(&s.loop, UV_RUN_DEFAULT);
+		status = 0;
+	} else {
+		uv_close((uv_handle_t *)&s.sig_int, NULL);
+		uv_close((uv_handle_t *)&s.sig_term, NULL);
+		uv_close((uv_handle_t *)&s.sig_hup, NULL);
+		uv_run(&s.loop, UV_RUN_DEFAULT);
+	}
+	for (int i = 0; i < started; i++) {
+		worker_stop_and_join(&s.workers[i]);
+		if (s.workers[i].exit_status != 0)
+			status = 1;
+	}
+	if (uv_loop_close(&s.loop) != 0) {
+		log_error("main loop closed with handles still open");
+		status = 1;
+	}
+	if (status == 0)
+		log_info("stopped cleanly");
+out:
+	free(fds);
+	free(s.workers);
+	config_unref(s.config);
+	return status;
+}

@@ -1,0 +1,42 @@
+/*
+ * Counters, one table (SPEC 4 metrics will render it). Each worker owns one
+ * stats_t and increments it without atomics; readers sum the workers' tables
+ * and accept slightly stale values. X-macro: add a row here, get the enum,
+ * the field and the name.
+ */
+#ifndef ERDNS_SERVER_STATS_H
+#define ERDNS_SERVER_STATS_H
+
+#include <stdint.h>
+
+#define ER_STATS_TABLE(X)                                                                  \
+	X(queries_udp, "queries received over UDP")                                        \
+	X(queries_tcp, "queries received over TCP")                                        \
+	X(refused_acl, "queries refused by the allow list")                                \
+	X(malformed_dropped, "datagrams dropped: no readable header")                      \
+	X(formerr_sent, "FORMERR replies to malformed queries")                            \
+	X(notimp_sent, "NOTIMP replies (opcode, class or transfer)")                       \
+	X(chaos_answers, "CHAOS TXT answers")                                              \
+	X(local_answers, "answers from local zones")                                       \
+	X(forwarded, "queries forwarded upstream")                                         \
+	X(upstream_attempts, "attempts sent to upstream servers")                          \
+	X(upstream_timeouts, "attempts that timed out")                                    \
+	X(upstream_errors, "attempts failed by network errors or garbage")                 \
+	X(upstream_servfail, "attempts answered SERVFAIL or REFUSED")                      \
+	X(upstream_tcp_retries, "truncated UDP answers retried over TCP")                  \
+	X(mismatched_dropped, "upstream datagrams dropped: wrong source, ID or question")  \
+	X(failovers, "queries moved to the next group of their chain")                     \
+	X(servers_down, "servers marked down")                                             \
+	X(servers_up, "servers marked up again")                                           \
+	X(servfail_sent, "SERVFAIL replies after the chain failed")                        \
+	X(truncated_sent, "replies truncated to the client's size (TC=1)")                 \
+	X(overload_dropped, "queries dropped: too many in flight")                         \
+	X(tcp_rejected, "TCP connections refused: too many open")
+
+typedef struct stats {
+#define ER_STATS_FIELD(name, help) uint64_t name;
+	ER_STATS_TABLE(ER_STATS_FIELD)
+#undef ER_STATS_FIELD
+} stats_t;
+
+#endif

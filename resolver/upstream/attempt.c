@@ -1,0 +1,356 @@
+/*
+ * One upstream exchange. The attempt owns up to three handles (timer, UDP
+ * socket, TCP stream), counts the ones still open, and frees itself in the
+ * last close callback, so no path frees an initialised handle.
+ *
+ * A fresh UDP socket per attempt, bound to a CSPRNG-chosen port, rather than
+ * a shared socket per worker: a shared socket makes the ID the only entropy
+ * an off-path attacker must guess (RFC 5452 sec 4, 9.2); a fresh port adds
+ * ~16 bits. The socket is not connect()ed so that answers from other
+ * addresses or ports are seen and counted instead of silently filtered.
+ *
+ * Rejected: one TCP connection per server shared by attempts (pipelining);
+ * the foundation opens one per attempt, which is simple and correct, and
+ * TCP here is the rare TC=1 fallback.
+ */
+#include "upstream/attempt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/dname.h"
+#include "dns/reply.h"
+#include "util/random.h"
+#include "util/sockaddr.h"
+
+/* Our advertised EDNS size bounds honest UDP answers; a larger datagram is
+ * cut by the kernel (UV_UDP_PARTIAL) and handled like TC=1. */
+#define ER_ATTEMPT_UDP_BUF 4096
+#define ER_ATTEMPT_TCP_BUF (2 + 65535)
+#define ER_ATTEMPT_QUERY_MAX 512 /* 12 + 255 + 4 + 11 (OPT) < 512 */
+#define ER_PORT_TRIES 8
+
+_Static_assert(ER_ATTEMPT_UDP_BUF > ER_EDNS_ADVERTISED, "room for an honest EDNS answer");
+
+struct attempt {
+	uv_loop_t *loop;
+	uv_timer_t timer;
+	uv_udp_t udp;
+	uv_tcp_t tcp;
+	uv_udp_send_t send_req;
+	uv_connect_t connect_req;
+	uv_write_t write_req;
+	uint8_t open_handles;
+	bool is_udp_open, is_tcp_open, is_done;
+	struct sockaddr_storage server;
+	uint16_t id;
+	uint16_t qtype, qclass;
+	uint8_t qname[ER_DNAME_MAX];
+	uint8_t query[2 + ER_ATTEMPT_QUERY_MAX]; /* TCP length prefix + message */
+	size_t query_len;
+	uint64_t sent_at_us;
+	stats_t *stats;
+	attempt_cb cb;
+	void *owner;
+	uint8_t *tcp_buf; /* allocated on the first TCP retry */
+	size_t tcp_used;
+	uint8_t udp_buf[ER_ATTEMPT_UDP_BUF];
+};
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+	attempt_t *a = handle->data;
+	if (--a->open_handles == 0) {
+		free(a->tcp_buf);
+		free(a);
+	}
+}
+
+static void close_handle(attempt_t *a, uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, on_handle_closed);
+	(void)a;
+}
+
+static void close_all(attempt_t *a)
+{
+	uv_timer_stop(&a->timer);
+	close_handle(a, (uv_handle_t *)&a->timer);
+	if (a->is_udp_open) {
+		a->is_udp_open = false;
+		close_handle(a, (uv_handle_t *)&a->udp);
+	}
+	if (a->is_tcp_open) {
+		a->is_tcp_open = false;
+		close_handle(a, (uv_handle_t *)&a->tcp);
+	}
+}
+
+static void finish(attempt_t *a, int status, const uint8_t *resp, size_t len)
+{
+	if (a->is_done)
+		return;
+	a->is_done = true;
+	uint64_t rtt = uv_hrtime() / 1000 - a->sent_at_us;
+	if (a->cb)
+		a->cb(a->owner, status, resp, len, rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt);
+	close_all(a);
+}
+
+void attempt_cancel(attempt_t *a)
+{
+	a->cb = NULL;
+	if (!a->is_done) {
+		a->is_done = true;
+		close_all(a);
+	}
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+	attempt_t *a = timer->data;
+	a->stats->upstream_timeouts++;
+	finish(a, UV_ETIMEDOUT, NULL, 0);
+}
+
+static bool answer_matches(attempt_t *a, const uint8_t *pkt, size_t len)
+{
+	return wire_check_response(pkt, len, a->id, a->qname, a->qtype, a->qclass) == 0;
+}
+
+/* ---- TCP (fallback on TC=1, or tcp=always) ---- */
+
+static void on_tcp_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	attempt_t *a = handle->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)a->tcp_buf + a->tcp_used,
+			   (unsigned int)(ER_ATTEMPT_TCP_BUF - a->tcp_used));
+}
+
+static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	attempt_t *a = stream->data;
+	(void)buf;
+	if (nread < 0) {
+		a->stats->upstream_errors++;
+		finish(a, nread == UV_EOF ? -ECONNRESET : (int)nread, NULL, 0);
+		return;
+	}
+	a->tcp_used += (size_t)nread;
+	if (a->tcp_used < 2)
+		return;
+	size_t msg_len = wire_read_u16(a->tcp_buf);
+	if (a->tcp_used < 2 + msg_len)
+		return;
+	if (!answer_matches(a, a->tcp_buf + 2, msg_len)) {
+		/* A stream cannot resynchronise past a wrong answer. */
+		a->stats->mismatched_dropped++;
+		finish(a, -EBADMSG, NULL, 0);
+		return;
+	}
+	finish(a, 0, a->tcp_buf + 2, msg_len);
+}
+
+static void on_tcp_written(uv_write_t *req, int status)
+{
+	attempt_t *a = req->data;
+	if (status < 0 && !a->is_done) {
+		a->stats->upstream_errors++;
+		finish(a, status, NULL, 0);
+	}
+}
+
+static void on_tcp_connected(uv_connect_t *req, int status)
+{
+	attempt_t *a = req->data;
+	if (a->is_done)
+		return;
+	if (status < 0) {
+		a->stats->upstream_errors++;
+		finish(a, status, NULL, 0);
+		return;
+	}
+	uv_buf_t buf = uv_buf_init((char *)a->query, (unsigned int)(2 + a->query_len));
+	int rc = uv_write(&a->write_req, (uv_stream_t *)&a->tcp, &buf, 1, on_tcp_written);
+	if (rc == 0)
+		rc = uv_read_start((uv_stream_t *)&a->tcp, on_tcp_alloc, on_tcp_read);
+	if (rc < 0) {
+		a->stats->upstream_errors++;
+		finish(a, rc, NULL, 0);
+	}
+}
+
+static int start_tcp(attempt_t *a)
+{
+	if (a->tcp_buf == NULL) {
+		a->tcp_buf = malloc(ER_ATTEMPT_TCP_BUF);
+		if (a->tcp_buf == NULL)
+			return UV_ENOMEM;
+	}
+	a->tcp_used = 0;
+	int rc = uv_tcp_init(a->loop, &a->tcp);
+	if (rc < 0)
+		return rc;
+	a->tcp.data = a;
+	a->open_handles++;
+	a->is_tcp_open = true;
+	a->connect_req.data = a;
+	a->write_req.data = a;
+	return uv_tcp_connect(&a->connect_req, &a->tcp, (const struct sockaddr *)&a->server,
+			      on_tcp_connected);
+}
+
+/* ---- UDP ---- */
+
+static void on_udp_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	attempt_t *a = handle->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)a->udp_buf, sizeof(a->udp_buf));
+}
+
+static void switch_to_tcp(attempt_t *a)
+{
+	a->stats->upstream_tcp_retries++;
+	uv_udp_recv_stop(&a->udp);
+	a->is_udp_open = false;
+	close_handle(a, (uv_handle_t *)&a->udp);
+	int rc = start_tcp(a);
+	if (rc < 0) {
+		a->stats->upstream_errors++;
+		finish(a, rc, NULL, 0);
+	}
+}
+
+static void on_udp_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
+			const struct sockaddr *from, unsigned flags)
+{
+	attempt_t *a = handle->data;
+	(void)buf;
+	if (a->is_done || (nread == 0 && from == NULL))
+		return;
+	if (nread < 0) {
+		a->stats->upstream_errors++;
+		finish(a, (int)nread, NULL, 0);
+		return;
+	}
+	if (from == NULL || !sockaddr_equal(from, (const struct sockaddr *)&a->server)) {
+		a->stats->mismatched_dropped++;
+		return;
+	}
+	if (flags & UV_UDP_PARTIAL) {
+		/* Larger than we advertised: cannot be checked whole; ask over TCP. */
+		switch_to_tcp(a);
+		return;
+	}
+	/* A truncated answer may be cut mid-record, so only its ID is checked:
+	 * the worst a spoofer gains is moving this attempt to TCP. */
+	if (nread >= ER_DNS_HEADER_LEN && wire_read_u16(a->udp_buf) == a->id &&
+	    (wire_read_u16(a->udp_buf + 2) & DNS_FLAG_TC)) {
+		switch_to_tcp(a);
+		return;
+	}
+	if (!answer_matches(a, a->udp_buf, (size_t)nread)) {
+		a->stats->mismatched_dropped++;
+		return;
+	}
+	finish(a, 0, a->udp_buf, (size_t)nread);
+}
+
+static void on_udp_sent(uv_udp_send_t *req, int status)
+{
+	attempt_t *a = req->data;
+	if (status < 0 && !a->is_done) {
+		a->stats->upstream_errors++;
+		finish(a, status, NULL, 0);
+	}
+}
+
+/* Binds to a random port: the kernel's own choice is sequential-ish under
+ * some configurations, and RFC 5452 wants the full range. */
+static int bind_random_port(attempt_t *a)
+{
+	struct sockaddr_storage local;
+	memset(&local, 0, sizeof(local));
+	local.ss_family = a->server.ss_family;
+	int rc = UV_EADDRINUSE;
+	for (int i = 0; i < ER_PORT_TRIES && rc == UV_EADDRINUSE; i++) {
+		uint16_t port = (uint16_t)(1024 + random_uniform(65536 - 1024));
+		if (local.ss_family == AF_INET)
+			((struct sockaddr_in *)&local)->sin_port = htons(port);
+		else
+			((struct sockaddr_in6 *)&local)->sin6_port = htons(port);
+		rc = uv_udp_bind(&a->udp, (struct sockaddr *)&local, 0);
+	}
+	if (rc == UV_EADDRINUSE) {
+		((struct sockaddr_in *)&local)->sin_port = 0; /* same offset in sin6 */
+		rc = uv_udp_bind(&a->udp, (struct sockaddr *)&local, 0);
+	}
+	return rc;
+}
+
+static int start_udp(attempt_t *a)
+{
+	int rc = uv_udp_init_ex(a->loop, &a->udp, a->server.ss_family);
+	if (rc < 0)
+		return rc;
+	a->udp.data = a;
+	a->open_handles++;
+	a->is_udp_open = true;
+	rc = bind_random_port(a);
+	if (rc < 0)
+		return rc;
+	a->send_req.data = a;
+	uv_buf_t buf = uv_buf_init((char *)a->query + 2, (unsigned int)a->query_len);
+	rc = uv_udp_send(&a->send_req, &a->udp, &buf, 1, (const struct sockaddr *)&a->server,
+			 on_udp_sent);
+	if (rc < 0)
+		return rc;
+	return uv_udp_recv_start(&a->udp, on_udp_alloc, on_udp_recv);
+}
+
+static int prepare(attempt_t *a, const attempt_params_t *p)
+{
+	const dns_query_t *q = p->query;
+	memcpy(a->qname, q->qname, q->qname_len);
+	a->qtype = q->qtype;
+	a->qclass = q->qclass;
+	a->id = random_u16();
+	a->query_len = reply_build_upstream_query(q, a->id, a->query + 2, ER_ATTEMPT_QUERY_MAX);
+	if (a->query_len == 0)
+		return UV_EINVAL;
+	wire_write_u16(a->query, (uint16_t)a->query_len);
+	memcpy(&a->server, p->server, sockaddr_len(p->server));
+	return 0;
+}
+
+attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *p, attempt_cb cb, void *owner)
+{
+	attempt_t *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->loop = loop;
+	a->stats = p->stats;
+	if (prepare(a, p) < 0 || uv_timer_init(loop, &a->timer) < 0) {
+		free(a);
+		return NULL;
+	}
+	a->timer.data = a;
+	a->open_handles = 1;
+	a->sent_at_us = uv_hrtime() / 1000;
+	a->cb = cb;
+	a->owner = owner;
+	int rc = p->tcp_only ? start_tcp(a) : start_udp(a);
+	if (rc == 0)
+		rc = uv_timer_start(&a->timer, on_timeout, p->timeout_ms, 0);
+	if (rc < 0) {
+		/* No callback has been promised yet: close quietly, report NULL. */
+		attempt_cancel(a);
+		return NULL;
+	}
+	p->stats->upstream_attempts++;
+	return a;
+}

@@ -1,0 +1,48 @@
+/*
+ * One exchange with one upstream server [libuv]: send the query over UDP (a
+ * fresh socket on a CSPRNG-chosen source port, a CSPRNG ID), accept only an
+ * answer from that address and port with that ID and question, and retry the
+ * same server over TCP when the answer is truncated (or always, with
+ * tcp=always). Everything else that arrives is dropped and counted.
+ */
+#ifndef ERDNS_UPSTREAM_ATTEMPT_H
+#define ERDNS_UPSTREAM_ATTEMPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "dns/wire.h"
+#include "server/stats.h"
+
+typedef struct attempt attempt_t;
+
+/*
+ * status 0: resp/len is a valid answer to the question (any rcode), valid
+ * only during the callback; rtt_us measured from the send. UV_ETIMEDOUT: no
+ * valid answer within the timeout. Other negative: network error or
+ * unusable answer (garbage over TCP, connection closed). The attempt is
+ * freed after the callback returns; do not touch it afterwards.
+ */
+typedef void (*attempt_cb)(void *owner, int status, const uint8_t *resp, size_t len,
+			   uint32_t rtt_us);
+
+typedef struct attempt_params {
+	const struct sockaddr *server;
+	const dns_query_t *query; /* the client's query; only read during attempt_start */
+	uint32_t timeout_ms; /* for the whole attempt, TCP retry included */
+	bool tcp_only;
+	stats_t *stats; /* the worker's counters, outlives the attempt */
+} attempt_params_t;
+
+/* Starts an attempt; cb runs exactly once unless attempt_cancel is called
+ * first. Returns NULL (and never calls cb) when it cannot start. */
+attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *params, attempt_cb cb,
+			 void *owner);
+
+/* Stops an attempt whose callback has not run; it will not run. The memory
+ * is released once libuv has closed the handles. */
+void attempt_cancel(attempt_t *a);
+
+#endif

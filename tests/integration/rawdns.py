@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Raw DNS client for the integration tests: things dig will not send.
+
+  rawdns.py PORT pipeline N NAME-PREFIX   N queries in one TCP write; prints the
+                                          IDs answered, in arrival order
+  rawdns.py PORT garbage COUNT            COUNT random datagrams (and a few crafted
+                                          malformed ones); prints the replies' rcodes
+  rawdns.py PORT formerr                  a query with QDCOUNT=2; prints the rcode
+  rawdns.py PORT short                    a 5-byte datagram; prints "no reply" or rcode
+Only 127.0.0.1. Every wait has a timeout.
+"""
+import os
+import random
+import socket
+import struct
+import sys
+
+HOST = "127.0.0.1"
+
+
+def encode_name(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def query(qid, name, qtype=1, qdcount=1):
+    header = struct.pack("!HHHHHH", qid, 0x0100, qdcount, 0, 0, 0)
+    question = encode_name(name) + struct.pack("!HH", qtype, 1)
+    return header + question * qdcount
+
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return data
+
+
+def pipeline(port, n, prefix):
+    sock = socket.create_connection((HOST, port), timeout=5)
+    ids = list(range(1000, 1000 + n))
+    blob = b""
+    for i, qid in enumerate(ids):
+        msg = query(qid, f"{prefix}{i}.example.org")
+        blob += struct.pack("!H", len(msg)) + msg
+    sock.sendall(blob)
+    seen = []
+    for _ in ids:
+        (length,) = struct.unpack("!H", recv_exact(sock, 2))
+        msg = recv_exact(sock, length)
+        seen.append(struct.unpack("!H", msg[:2])[0])
+    sock.close()
+    print(" ".join(str(i) for i in seen))
+
+
+def udp_exchange(port, payload, wait=0.5):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(wait)
+    sock.sendto(payload, (HOST, port))
+    try:
+        data, _ = sock.recvfrom(65535)
+        return data
+    except socket.timeout:
+        return None
+    finally:
+        sock.close()
+
+
+def rcode_of(data):
+    if data is None:
+        return "no-reply"
+    if len(data) < 12:
+        return "short-reply"
+    return str(struct.unpack("!H", data[2:4])[0] & 0xF)
+
+
+def garbage(port, count):
+    rng = random.Random(5452)
+    results = {}
+    crafted = [
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01",  # pointer loop
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x3f" + b"a" * 10,  # cut label
+        b"\x12\x34\x01\x00\xff\xff\xff\xff\xff\xff\xff\xff",  # huge counts
+    ]
+    payloads = crafted + [os.urandom(rng.randint(0, 600)) for _ in range(count)]
+    for p in payloads:
+        r = rcode_of(udp_exchange(port, p, wait=0.05))
+        results[r] = results.get(r, 0) + 1
+    print(" ".join(f"{k}:{v}" for k, v in sorted(results.items())))
+
+
+def main():
+    port = int(sys.argv[1])
+    cmd = sys.argv[2]
+    if cmd == "pipeline":
+        pipeline(port, int(sys.argv[3]), sys.argv[4])
+    elif cmd == "garbage":
+        garbage(port, int(sys.argv[3]))
+    elif cmd == "formerr":
+        print(rcode_of(udp_exchange(port, query(77, "www.example.org", qdcount=2))))
+    elif cmd == "short":
+        print(rcode_of(udp_exchange(port, b"\x00\x01\x02\x03\x04")))
+    else:
+        sys.exit("unknown command")
+
+
+if __name__ == "__main__":
+    main()
