@@ -11,10 +11,13 @@
 #define ER_EXIT_OK 0
 #define ER_EXIT_INVALID 1
 #define ER_EXIT_USAGE 2
+#define ER_EXIT_CHANGED 3 /* `erdns m365 diff`: the lists route differently */
 
 int cmd_serve(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_m365(int argc, char **argv);
+int cmd_pac(int argc, char **argv);
 
 /* Prints "erdns: MESSAGE" and the usage hint; returns ER_EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

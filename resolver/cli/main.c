@@ -11,6 +11,8 @@
 	"  serve   [-c FILE]                     run the server in the foreground\n"       \
 	"  check   [-c FILE]                     validate the configuration, print a summary\n" \
 	"  explain [-c FILE] NAME [--client IP]  show how NAME is routed\n"                 \
+	"  m365 diff OLD.json NEW.json [filters] routing changes between two M365 lists\n" \
+	"  pac     [-c FILE] --proxy P [--direct G] a PAC file that agrees with DNS\n"      \
 	"every command takes --help and --version; default FILE /etc/erdns/erdns.json"
 
 static const struct {
@@ -20,10 +22,12 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "check", cmd_check },
 	{ "explain", cmd_explain },
+	{ "m365", cmd_m365 },
+	{ "pac", cmd_pac },
 };
 
 /* In SPEC 1 but not built yet: say so instead of "unknown command". */
-static const char *const later_commands[] = { "m365", "pac", "ctl" };
+static const char *const later_commands[] = { "ctl" };
 
 int main(int argc, char **argv)
 {

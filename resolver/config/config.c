@@ -7,10 +7,12 @@
  * the thread count. Any failure frees the half-built snapshot through
  * config_unref, which accepts one.
  *
- * Routes are added per source: route_add_domains now; an "m365" route has
- * its own entry point (route_add_m365) which for now refuses with a message
- * that says what to write instead, so the import plugs in without reshaping
- * the loader.
+ * Routes are added per source: route_add_domains, and route_add_m365 which
+ * loads a Microsoft 365 endpoints list and imports it (routing/m365.h); the
+ * import's exceptions route to the default of the ruleset they land in (the
+ * view's default inside a view that has one, else the global default). The
+ * import objects own the strings their rules' origins borrow, so the
+ * snapshot keeps them until after the router is freed.
  */
 #include "config/config.h"
 
@@ -25,6 +27,7 @@
 
 #include "config/json_pos.h"
 #include "config/schema.h"
+#include "routing/m365.h"
 #include "util/sockaddr.h"
 
 #define ER_CONFIG_FILE_MAX (16u << 20) /* a config with every M365 name is < 1 MiB */
@@ -232,20 +235,55 @@ static int route_add_domains(const schema_ctx_t *ctx, const spec_route_t *r, uin
 	return 0;
 }
 
-/* The Microsoft 365 import plugs in here (SPEC 2.2). */
-static int route_add_m365(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
-			  ruleset_t *rs)
+/* Keeps imp (taken, also on failure) in the snapshot for `erdns check`. */
+static int keep_import(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
+		       m365_import_t *imp)
 {
-	char path[ER_SCHEMA_PATH_MAX];
-	(void)chain;
-	(void)rs;
-	schema_path_key(path, r->path, "m365");
-	return schema_error(ctx, r->m365, false, path,
-			    "Microsoft 365 endpoint import is not available in this build yet; "
-			    "list the names under \"domains\"");
+	config_t *c = ctx->cfg;
+	config_m365_t *grown = realloc(c->m365, (c->n_m365 + 1) * sizeof(*grown));
+	char *route = strdup(r->path);
+	if (grown != NULL)
+		c->m365 = grown;
+	if (grown == NULL || route == NULL) {
+		free(route);
+		m365_import_free(imp);
+		return nomem(ctx);
+	}
+	c->m365[c->n_m365++] = (config_m365_t){ .route = route, .chain = chain, .import = imp };
+	return 0;
 }
 
-static int add_routes(const schema_ctx_t *ctx, const spec_routes_t *routes, ruleset_t *rs)
+/* SPEC 2.2 m365: a list that fails to load is reported in its own words
+ * ("LIST:LINE:COL: ..."), as zone files are; one that cannot be read gets
+ * the config position of its "file" key in front. */
+static int route_add_m365(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
+			  uint32_t dflt, ruleset_t *rs)
+{
+	char msg[ER_CONFIG_ERR_MAX / 2] = "", path[ER_SCHEMA_PATH_MAX];
+	m365_list_t *list = NULL;
+	m365_import_t *imp = NULL;
+	int rc = m365_list_load(r->m365s.file, &list, msg, sizeof(msg));
+	if (rc == 0) {
+		m365_import_args_t args = { .list = list, .filter = r->m365s.filter, .rules = rs,
+					    .action = chain, .default_action = dflt };
+		rc = m365_import(&args, &imp, msg, sizeof(msg));
+	}
+	m365_list_free(list);
+	if (rc == 0)
+		return keep_import(ctx, r, chain, imp);
+	if (rc == -ENOMEM)
+		return nomem(ctx);
+	if (rc == -EINVAL) {
+		snprintf(ctx->err, ctx->errlen, "%s", msg);
+		return rc;
+	}
+	schema_path_key(path, r->path, "m365.file");
+	return schema_error(ctx, r->m365s.file_item, false, path, "%s", msg);
+}
+
+/* dflt: the chain exceptions of m365 imports route to. */
+static int add_routes(const schema_ctx_t *ctx, const spec_routes_t *routes, uint32_t dflt,
+		      ruleset_t *rs)
 {
 	for (size_t i = 0; i < routes->n; i++) {
 		const spec_route_t *r = &routes->v[i];
@@ -254,7 +292,7 @@ static int add_routes(const schema_ctx_t *ctx, const spec_routes_t *routes, rule
 		schema_path_key(path, r->path, "via");
 		int rc = resolve_via(ctx, r->via, path, &chain);
 		if (rc == 0)
-			rc = r->m365 != NULL ? route_add_m365(ctx, r, chain, rs)
+			rc = r->m365 != NULL ? route_add_m365(ctx, r, chain, dflt, rs)
 					     : route_add_domains(ctx, r, chain, rs);
 		if (rc != 0)
 			return rc;
@@ -276,7 +314,9 @@ static int add_view(const schema_ctx_t *ctx, spec_view_t *v)
 	v->clients = NULL; /* taken, also on failure */
 	if (idx < 0)
 		return nomem(ctx);
-	return add_routes(ctx, &v->routes, router_rules(ctx->cfg->router, idx));
+	if (dflt == ER_ROUTER_NO_DEFAULT)
+		dflt = ctx->cfg->default_chain;
+	return add_routes(ctx, &v->routes, dflt, router_rules(ctx->cfg->router, idx));
 }
 
 static int build_router(const schema_ctx_t *ctx, config_spec_t *spec)
@@ -288,7 +328,7 @@ static int build_router(const schema_ctx_t *ctx, config_spec_t *spec)
 	c->router = router_new(c->default_chain);
 	if (c->router == NULL)
 		return nomem(ctx);
-	rc = add_routes(ctx, &spec->routes, router_rules(c->router, -1));
+	rc = add_routes(ctx, &spec->routes, c->default_chain, router_rules(c->router, -1));
 	for (size_t i = 0; rc == 0 && i < spec->n_views; i++)
 		rc = add_view(ctx, &spec->views[i]);
 	return rc;
@@ -427,6 +467,11 @@ static void config_free(config_t *c)
 	free(c->chains);
 	if (c->router != NULL)
 		router_free(c->router);
+	for (size_t i = 0; i < c->n_m365; i++) { /* after the router: its rules borrow them */
+		m365_import_free(c->m365[i].import);
+		free(c->m365[i].route);
+	}
+	free(c->m365);
 	if (c->zones != NULL)
 		zoneset_free(c->zones);
 	free(c->control_socket);
@@ -490,12 +535,35 @@ static void print_group(FILE *out, const config_group_t *g)
 	print_addrs(out, g->servers, g->n_servers);
 }
 
+static void print_origin(FILE *out, const char *label, const ruleset_t *rs,
+			 rule_origin_kind_t o)
+{
+	fprintf(out, "  %-18s %zu from %s (exact %zu, subtree %zu, below %zu, glob %zu)\n", label,
+		ruleset_count_origin(rs, o), o == RULE_ORIGIN_M365 ? "m365" : "domains",
+		ruleset_count_origin_kind(rs, o, RULE_EXACT),
+		ruleset_count_origin_kind(rs, o, RULE_SUBTREE),
+		ruleset_count_origin_kind(rs, o, RULE_BELOW),
+		ruleset_count_origin_kind(rs, o, RULE_GLOB));
+}
+
 static void print_rules(FILE *out, const char *label, const ruleset_t *rs)
 {
-	fprintf(out, "  %-18s %zu from domains (exact %zu, subtree %zu, below %zu, glob %zu)\n",
-		label, ruleset_count(rs), ruleset_count_kind(rs, RULE_EXACT),
-		ruleset_count_kind(rs, RULE_SUBTREE), ruleset_count_kind(rs, RULE_BELOW),
-		ruleset_count_kind(rs, RULE_GLOB));
+	print_origin(out, label, rs, RULE_ORIGIN_DOMAINS);
+	if (ruleset_count_origin(rs, RULE_ORIGIN_M365) > 0)
+		print_origin(out, "", rs, RULE_ORIGIN_M365);
+}
+
+static void print_m365(const config_t *c, FILE *out)
+{
+	if (c->n_m365 == 0)
+		return;
+	fprintf(out, "m365 lists (%zu):\n", c->n_m365);
+	for (size_t i = 0; i < c->n_m365; i++) {
+		const config_m365_t *m = &c->m365[i];
+		fprintf(out, "  %s: %s via %s\n", m->route, m365_import_file(m->import),
+			c->chains[m->chain].text);
+		m365_import_print(m->import, out, 4);
+	}
 }
 
 static void print_routing(const config_t *c, FILE *out)
@@ -510,6 +578,7 @@ static void print_routing(const config_t *c, FILE *out)
 		snprintf(label, sizeof(label), "view %s", router_view_name(c->router, i));
 		print_rules(out, label, router_rules_const(c->router, (int)i));
 	}
+	print_m365(c, out);
 	fprintf(out, "default:  %s\n", c->chains[c->default_chain].text);
 }
 

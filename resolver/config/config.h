@@ -54,6 +54,13 @@ typedef struct config_chain {
 	char *text; /* "hq,hq-eu,branch" */
 } config_chain_t;
 
+/* One imported Microsoft 365 list (an `m365` route), for `erdns check`. */
+typedef struct config_m365 {
+	char *route; /* "routes[0]", "views[1].routes[2]" */
+	uint32_t chain; /* the route's via */
+	struct m365_import *import; /* owns the strings its rules' origins borrow */
+} config_m365_t;
+
 typedef struct config_cache {
 	uint32_t max_mb; /* 64 */
 	uint32_t min_ttl_s; /* 0 */
@@ -85,6 +92,8 @@ typedef struct config {
 
 	router_t *router;
 	zoneset_t *zones;
+	size_t n_m365;
+	config_m365_t *m365; /* freed after the router */
 
 	config_cache_t cache;
 	char *control_socket; /* default /run/erdns/control.sock */

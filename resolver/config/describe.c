@@ -30,8 +30,14 @@ void describe_rule_source(const rule_t *rule, bool full_path, char *buf, size_t 
 		snprintf(buf, len, "config");
 		return;
 	}
-	if (rule->origin.kind == RULE_ORIGIN_M365) {
+	if (rule->origin.kind == RULE_ORIGIN_M365 && !full_path) {
 		snprintf(buf, len, "m365:%d", (int)rule->origin.m365_set_id);
+		return;
+	}
+	if (rule->origin.kind == RULE_ORIGIN_M365) { /* explain: where in the list too */
+		snprintf(buf, len, "m365:%d (%s:%u:%u)", (int)rule->origin.m365_set_id,
+			 rule->origin.file ? rule->origin.file : "?", rule->origin.line,
+			 rule->origin.col);
 		return;
 	}
 	const char *file = rule->origin.file ? rule->origin.file : "?";

@@ -33,7 +33,8 @@ void describe_route(const config_t *c, const uint8_t *qname, const struct sockad
 size_t describe_route_text(const config_t *c, const route_description_t *d, char *buf,
 			   size_t len);
 
-/* "FILE:LINE:COL", "m365:ID" or "config" (a default), for the rule. */
+/* "FILE:LINE:COL", "m365:ID" or "config" (a default), for the rule; with
+ * full_path an m365 rule also says where its URL is: "m365:ID (LIST:LINE:COL)". */
 void describe_rule_source(const rule_t *rule, bool full_path, char *buf, size_t len);
 
 #endif

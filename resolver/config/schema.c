@@ -653,9 +653,67 @@ static int set_upstreams(const schema_ctx_t *ctx, const schema_row_t *row, void 
 
 /* --- setters: routes, views, zones --------------------------------------- */
 
+/* service_areas and categories: names to filter bits. */
+static int set_m365_bits(const schema_ctx_t *ctx, const schema_row_t *row, void *target,
+			 const cJSON *item, const char *path)
+{
+	bool is_area = strcmp(row->name, "service_areas") == 0;
+	unsigned *bits = field(target, row);
+	size_t i = 0;
+	*bits = 0;
+	for (const cJSON *el = item != NULL ? schema_strings_next(item, NULL) : NULL; el != NULL;
+	     el = schema_strings_next(item, el), i++) {
+		unsigned bit;
+		int rc = is_area ? m365_area_parse(el->valuestring, &bit)
+				 : m365_category_parse(el->valuestring, &bit);
+		char elpath[ER_SCHEMA_PATH_MAX];
+		schema_path_index(elpath, path, item, i);
+		if (rc != 0)
+			return schema_error(ctx, el, false, elpath, "unknown %s \"%s\" (known: %s)",
+					    is_area ? "service area" : "category", el->valuestring,
+					    is_area ? m365_area_names() : m365_category_names());
+		*bits |= bit;
+	}
+	return 0;
+}
+
+static int set_m365_file(const schema_ctx_t *ctx, const schema_row_t *row, void *target,
+			 const cJSON *item, const char *path)
+{
+	spec_m365_t *m = target;
+	(void)row;
+	(void)path;
+	m->file_item = item;
+	m->file = schema_resolve_path(ctx, item->valuestring);
+	return m->file != NULL ? 0 : nomem(ctx);
+}
+
+static const schema_row_t m365_rows[] = {
+    ROW_SET("file", SK_STRING, SF_REQUIRED | SF_NONEMPTY, 0, set_m365_file, NULL),
+    ROW_BOOL("expressroute", spec_m365_t, filter.expressroute, 1),
+    ROW_SET("service_areas", SK_STRINGS, SF_NONEMPTY, offsetof(spec_m365_t, filter.areas),
+	    set_m365_bits, NULL),
+    ROW_SET("categories", SK_STRINGS, SF_NONEMPTY, offsetof(spec_m365_t, filter.categories),
+	    set_m365_bits, NULL),
+    ROW_BOOL("required_only", spec_m365_t, filter.required_only, 0),
+    ROW_END,
+};
+ROWS_FIT(m365_rows);
+
+static int set_m365(const schema_ctx_t *ctx, const schema_row_t *row, void *target,
+		    const cJSON *item, const char *path)
+{
+	spec_route_t *r = target;
+	(void)row;
+	if (item == NULL)
+		return 0;
+	r->m365 = item;
+	return schema_object(ctx, item, path, m365_rows, &r->m365s);
+}
+
 static const schema_row_t route_rows[] = {
     ROW_CAPTURE("domains", SK_STRINGS, SF_NONEMPTY, spec_route_t, domains),
-    ROW_CAPTURE("m365", SK_OBJECT, 0, spec_route_t, m365),
+    ROW_SET("m365", SK_OBJECT, 0, 0, set_m365, NULL),
     ROW_CAPTURE("via", SK_STRINGS, SF_REQUIRED | SF_NONEMPTY, spec_route_t, via),
     ROW_END,
 };
@@ -898,6 +956,8 @@ int schema_walk(const schema_ctx_t *ctx, const cJSON *root, config_spec_t *spec)
 
 static void routes_deinit(spec_routes_t *rs)
 {
+	for (size_t i = 0; i < rs->n; i++)
+		free(rs->v[i].m365s.file);
 	free(rs->v);
 	rs->v = NULL;
 	rs->n = 0;

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "config/json_pos.h"
+#include "routing/m365.h"
 
 #define ER_SCHEMA_PATH_MAX 256
 #define ER_GROUP_NAME_MAX  32
@@ -29,6 +30,13 @@ typedef struct schema_ctx {
 	size_t errlen;
 } schema_ctx_t;
 
+/* routes[].m365, validated (SPEC 2.2). */
+typedef struct spec_m365 {
+	char *file; /* resolved against the config file's directory; owned */
+	const cJSON *file_item;
+	m365_filter_t filter;
+} spec_m365_t;
+
 /* A route object, shape-checked: exactly one of domains and m365; via is a
  * string or a non-empty array of strings. Items point into the cJSON tree. */
 typedef struct spec_route {
@@ -36,6 +44,7 @@ typedef struct spec_route {
 	const cJSON *item;
 	const cJSON *domains; /* non-empty array of strings, or one string */
 	const cJSON *m365;    /* object */
+	spec_m365_t m365s;    /* its contents, when m365 is set */
 	const cJSON *via;
 } spec_route_t;
 

@@ -67,6 +67,7 @@ struct ruleset {
 	size_t nanchors;
 	size_t nrules;
 	size_t by_kind[KINDS];
+	size_t by_origin[ORIGIN_KINDS][KINDS];
 	uint32_t next_seq;
 };
 
@@ -399,6 +400,7 @@ static struct entry *entry_new(ruleset_t *rs, const struct parsed *p, uint32_t a
 	e->literals = p->literals;
 	rs->nrules++;
 	rs->by_kind[p->kind]++;
+	rs->by_origin[origin->kind][p->kind]++;
 	return e;
 }
 
@@ -577,4 +579,92 @@ size_t ruleset_count_kind(const ruleset_t *rs, rule_kind_t kind)
 	if (!rs || (unsigned)kind >= KINDS)
 		return 0;
 	return rs->by_kind[kind];
+}
+
+size_t ruleset_count_origin_kind(const ruleset_t *rs, rule_origin_kind_t origin,
+				 rule_kind_t kind)
+{
+	if (!rs || (unsigned)origin >= ORIGIN_KINDS || (unsigned)kind >= KINDS)
+		return 0;
+	return rs->by_origin[origin][kind];
+}
+
+size_t ruleset_count_origin(const ruleset_t *rs, rule_origin_kind_t origin)
+{
+	size_t n = 0;
+	for (int k = 0; k < KINDS; k++)
+		n += ruleset_count_origin_kind(rs, origin, (rule_kind_t)k);
+	return n;
+}
+
+/* ---- listing in precedence order (PAC) ---- */
+
+struct listed {
+	const struct entry *e;
+	const struct anchor *a;
+	int depth; /* labels of the anchor */
+	int rank; /* 0 exact, 1 glob, 2 "*." and subtree */
+};
+
+static int listed_cmp(const void *pa, const void *pb)
+{
+	const struct listed *x = pa, *y = pb;
+	if (x->depth != y->depth)
+		return x->depth > y->depth ? -1 : 1;
+	if (x->a != y->a) {
+		size_t n = x->a->len < y->a->len ? x->a->len : y->a->len;
+		int c = memcmp(x->a->name, y->a->name, n);
+		return c != 0 ? c : (x->a->len < y->a->len ? -1 : 1);
+	}
+	if (x->rank != y->rank)
+		return x->rank - y->rank;
+	if (x->rank == 1 && x->e != y->e)
+		return glob_beats(x->e, y->e) ? -1 : 1;
+	if (x->e->rule.origin.kind != y->e->rule.origin.kind)
+		return x->e->rule.origin.kind == RULE_ORIGIN_DOMAINS ? -1 : 1;
+	/* lookups test "*." before subtree within one origin */
+	return (x->e->rule.kind == RULE_SUBTREE) - (y->e->rule.kind == RULE_SUBTREE);
+}
+
+static size_t list_anchor(const struct anchor *a, struct listed *v)
+{
+	size_t n = 0;
+	int depth = (int)dname_label_count(a->name);
+	for (int o = 0; o < ORIGIN_KINDS; o++) {
+		const struct entry *slots[] = { a->exact[o], a->below[o], a->subtree[o] };
+		for (size_t k = 0; k < 3; k++) {
+			if (slots[k])
+				v[n++] = (struct listed){ slots[k], a, depth, k == 0 ? 0 : 2 };
+		}
+	}
+	for (size_t i = 0; i < a->nglobs; i++)
+		v[n++] = (struct listed){ a->globs[i], a, depth, 1 };
+	return n;
+}
+
+int ruleset_list(const ruleset_t *rs, const rule_t ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!rs || rs->nrules == 0)
+		return 0;
+	struct listed *v = calloc(rs->nrules, sizeof(*v));
+	const rule_t **rules = calloc(rs->nrules, sizeof(*rules));
+	if (!v || !rules) {
+		free(v);
+		free(rules);
+		return -ENOMEM;
+	}
+	size_t count = 0;
+	for (size_t i = 0; i < rs->nbuckets; i++) {
+		for (const struct anchor *a = rs->buckets[i]; a; a = a->next)
+			count += list_anchor(a, v + count);
+	}
+	qsort(v, count, sizeof(*v), listed_cmp);
+	for (size_t i = 0; i < count; i++)
+		rules[i] = &v[i].e->rule;
+	free(v);
+	*out = rules;
+	*n = count;
+	return 0;
 }

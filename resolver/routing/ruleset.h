@@ -74,8 +74,24 @@ size_t ruleset_lookup_cost(const ruleset_t *rs, const uint8_t *qname);
 
 /* Number of distinct rules held. */
 size_t ruleset_count(const ruleset_t *rs);
-/* Counts by kind, for `erdns check`. */
+/* Counts by kind and by origin, for `erdns check`. */
 size_t ruleset_count_kind(const ruleset_t *rs, rule_kind_t kind);
+size_t ruleset_count_origin(const ruleset_t *rs, rule_origin_kind_t origin);
+size_t ruleset_count_origin_kind(const ruleset_t *rs, rule_origin_kind_t origin,
+				 rule_kind_t kind);
+
+/*
+ * Every rule, in the order a first-match evaluator (a PAC file) must test
+ * them to reach the decision ruleset_lookup reaches, for every name: deepest
+ * anchor first; at one anchor exact rules, then globs (most literal
+ * characters first, domains before m365, then in insertion order), then
+ * "*." and subtree rules, domains before m365. Rules at two anchors of the
+ * same depth never match the same name, so their relative order does not
+ * matter (anchors are kept together, in text order, for a stable output).
+ * Returns 0 with *out (caller frees the array; the rules stay owned by rs
+ * and valid while it lives) and *n; -ENOMEM. An empty set gives *out NULL.
+ */
+int ruleset_list(const ruleset_t *rs, const rule_t ***out, size_t *n);
 
 /* shExpMatch-style glob: '*' matches any run (dots included), everything
  * else literally, ASCII case-insensitively. Exposed for tests and PAC. */

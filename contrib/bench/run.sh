@@ -1,0 +1,582 @@
+#!/usr/bin/env bash
+# dnsperf benchmark: erdns against Unbound, dnsmasq and dnsdist, all configured as the same
+# conditional forwarder in front of the same knotd on 127.0.0.1 (wildcard zones bench.test and
+# office.com), on this machine, in one run.
+#
+# Usage:
+#   contrib/bench/run.sh [bench] [ERDNS_BINARY]   full benchmark (default binary: build/erdns);
+#                                                 rewrites the generated part of docs/benchmarks.md
+#   contrib/bench/run.sh demo [ERDNS_BINARY]      10 s of dnsperf against the README demo
+#                                                 (contrib/demo.sh, erdns on 127.0.0.1:5300)
+#
+# Knobs (environment): RUNS=3 DURATION=10 (seconds per run), LAT_QPS=10000 LAT_DURATION=10
+# (latency runs at a fixed rate), RSS_N=100000 (entries for the memory test), HOT_N=100,
+# ZIPF_NAMES=100000 ZIPF_QUERIES=1000000, SERVERS="erdns unbound dnsmasq dnsdist",
+# PORT_BASE=15350, SERVER_CPU=1 LOAD_CPU=0 (knotd shares the load generator's core),
+# OUT=docs/benchmarks.md (OUT=- : print the report only), KEEP=1 keeps the work directory.
+#
+# Everything runs on 127.0.0.1; every server is configured never to reach out on its own
+# (no root hints, no trust-anchor updates, no security polling); every loop is bounded; every
+# process started here is stopped on exit. Missing tools are installed with apt-get (daemons
+# are prevented from being started by their packages).
+set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+MODE=bench
+case "${1:-}" in
+bench | demo) MODE=$1; shift ;;
+-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
+ERDNS=${1:-$ROOT/build/erdns}
+[ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
+ERDNS=$(cd "$(dirname "$ERDNS")" && pwd)/$(basename "$ERDNS")
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+LAT_QPS=${LAT_QPS:-10000}
+LAT_DURATION=${LAT_DURATION:-10}
+RSS_N=${RSS_N:-100000}
+HOT_N=${HOT_N:-100}
+ZIPF_NAMES=${ZIPF_NAMES:-100000}
+ZIPF_QUERIES=${ZIPF_QUERIES:-1000000}
+SERVERS=${SERVERS:-erdns unbound dnsmasq dnsdist}
+PORT_BASE=${PORT_BASE:-15350}
+SERVER_CPU=${SERVER_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+OUT=${OUT:-$ROOT/docs/benchmarks.md}
+KNOT_PORT=$((PORT_BASE + 3))
+DNSPERF_OPTS=(-c 4 -q 200 -t 2) # 4 client sockets, 200 outstanding, 2 s until a query is lost
+
+# ---------------------------------------------------------------------------------------------
+# tools
+
+install_missing() {
+	local need=() pair
+	for pair in dnsperf:dnsperf dig:bind9-dnsutils taskset:util-linux unbound:unbound \
+		dnsmasq:dnsmasq-base dnsdist:dnsdist knotd:knot; do
+		command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+	done
+	[ "$MODE" = demo ] && need=($(printf '%s\n' "${need[@]}" | grep -E '^(dnsperf|bind9-dnsutils|util-linux)$' || true))
+	[ ${#need[@]} -eq 0 ] && return 0
+	echo "bench: installing ${need[*]}" >&2
+	local sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	# keep the packages' init scripts from starting unbound/dnsdist/knot on port 53
+	local policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+		$sudo chmod 755 /usr/sbin/policy-rc.d
+		policy=1
+	fi
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+	[ -n "$policy" ] && $sudo rm -f /usr/sbin/policy-rc.d
+	return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# processes
+
+WORK=$(mktemp -d /tmp/erdns-bench.XXXXXX)
+PIDS=()
+
+stop_pid() { # pid: TERM, then up to 5 s, then KILL
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+	PIDS=()
+	if [ "${KEEP:-0}" = 1 ]; then echo "bench: work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() { local p out=(); for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || out+=("$p"); done; PIDS=("${out[@]}"); }
+
+port_busy() { ss -Hlnu "sport = :$1" 2>/dev/null | grep -q . ; }
+
+wait_ready() { # port pid name; bounded: 50 x (dig up to 1 s + 0.1 s)
+	local i
+	for i in $(seq 50); do
+		kill -0 "$2" 2>/dev/null || { echo "bench: $3 exited at start; log:" >&2; tail -20 "$WORK/$3.log" >&2; return 1; }
+		dig @127.0.0.1 -p "$1" +tries=1 +time=1 +short ready.bench.test A 2>/dev/null | grep -q 192.0.2 && return 0
+		sleep 0.1
+	done
+	echo "bench: $3 does not answer on 127.0.0.1:$1; log:" >&2
+	tail -20 "$WORK/$3.log" >&2
+	return 1
+}
+
+cpu_ticks() { # utime+stime of the whole process (all threads), in clock ticks
+	local s
+	s=$(sed 's/^.*) //' "/proc/$1/stat")
+	set -- $s
+	echo $((${12} + ${13}))
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+udp_rcvbuf_drops() { awk '/^Udp:/ && ++n == 2 { print $6 }' /proc/net/snmp; } # RcvbufErrors, all sockets
+cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 }' /proc/stat; } # user nice system (irq/softirq left out: packet work)
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------------------------------------
+# demo mode: dnsperf against the README demo
+
+if [ "$MODE" = demo ]; then
+	install_missing
+	if port_busy 5300 || port_busy 5301 || port_busy 5302; then
+		echo "bench: something already listens on 127.0.0.1:5300-5302 (another demo or test?); stop it first" >&2
+		exit 1
+	fi
+	"$ROOT/contrib/demo.sh" "$ERDNS" >"$WORK/demo.log" 2>&1 &
+	PIDS+=($!)
+	demo_pid=$!
+	ok=
+	for i in $(seq 100); do
+		kill -0 "$demo_pid" 2>/dev/null || break
+		dig @127.0.0.1 -p 5300 +tries=1 +time=1 +short www.example.com A 2>/dev/null | grep -q . && { ok=1; break; }
+		sleep 0.1
+	done
+	[ -n "$ok" ] || { echo "bench: the demo did not come up; log:" >&2; cat "$WORK/demo.log" >&2; exit 1; }
+	printf '%s\n' "outlook.office.com A" "outlook.office365.com A" "www.office.com A" \
+		"www.example.com A" "intranet.branch.contoso.com A" >"$WORK/demo-queries.txt"
+	cmd=(dnsperf -s 127.0.0.1 -p 5300 -d "$WORK/demo-queries.txt" -l 10 "${DNSPERF_OPTS[@]}")
+	pin=()
+	[ "$(nproc)" -ge 2 ] && pin=(taskset -c "$LOAD_CPU")
+	echo "bench: ${pin[*]} ${cmd[*]}" >&2
+	"${pin[@]}" "${cmd[@]}" >"$WORK/demo-dnsperf.txt" 2>&1 || true
+	grep -E 'Queries (sent|completed|lost|per second)|Response codes|Average Latency|Latency StdDev' "$WORK/demo-dnsperf.txt"
+	qps=$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$WORK/demo-dnsperf.txt")
+	echo "demo: ${qps:-?} queries/second (erdns demo config: threads 2, no cache yet; dnsperf on CPU $LOAD_CPU, the demo processes unpinned)"
+	exit 0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# bench mode: upstream, servers, workloads
+
+install_missing
+NCPU=$(nproc)
+PIN_LOAD=() PIN_SERVER=()
+if [ "$NCPU" -ge 2 ]; then
+	PIN_LOAD=(taskset -c "$LOAD_CPU")
+	PIN_SERVER=(taskset -c "$SERVER_CPU")
+else
+	echo "bench: only one CPU: load generator and servers share it (numbers will be poor)" >&2
+fi
+declare -A PORT=([erdns]=$((PORT_BASE + 10)) [unbound]=$((PORT_BASE + 11)) [dnsmasq]=$((PORT_BASE + 12)) [dnsdist]=$((PORT_BASE + 13)))
+for p in "$KNOT_PORT" "${PORT[@]}"; do
+	port_busy "$p" && { echo "bench: 127.0.0.1:$p is in use; set PORT_BASE to another value" >&2; exit 1; }
+done
+echo "bench: work directory $WORK" >&2
+COMMANDS=$WORK/commands.txt
+: >"$COMMANDS"
+log_cmd() { printf '%s\n' "$*" | sed "s#$WORK#\$WORK#g; s#$ROOT/##g" >>"$COMMANDS"; }
+
+# --- knotd, the upstream (authoritative for both zones, wildcards, TTL 3600)
+mkdir -p "$WORK/knot"
+cat >"$WORK/knot/bench.test.zone" <<'EOF'
+$ORIGIN bench.test.
+$TTL 3600
+@   SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 3600
+@   NS  ns
+ns  A   127.0.0.1
+*   A   192.0.2.1
+EOF
+cat >"$WORK/knot/office.com.zone" <<'EOF'
+$ORIGIN office.com.
+$TTL 3600
+@        SOA ns.office.com. hostmaster.office.com. 1 3600 600 86400 3600
+@        NS  ns
+ns       A   127.0.0.1
+*        A   198.51.100.1
+outlook  CNAME outlook.ha.office.com.
+outlook.ha A 198.51.100.10
+EOF
+cat >"$WORK/knot/knot.conf" <<EOF
+server:
+    rundir: "$WORK/knot"
+    listen: 127.0.0.1@$KNOT_PORT
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+control:
+    listen: "$WORK/knot/knot.sock"
+database:
+    storage: "$WORK/knot"
+log:
+  - target: stderr
+    any: warning
+template:
+  - id: default
+    storage: "$WORK/knot"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+zone:
+  - domain: bench.test
+  - domain: office.com
+EOF
+# knotd shares the load generator's core: the server under test has its core to itself
+log_cmd "${PIN_LOAD[*]} knotd -c $WORK/knot/knot.conf"
+"${PIN_LOAD[@]}" knotd -c "$WORK/knot/knot.conf" >"$WORK/knotd.log" 2>&1 &
+KNOT_PID=$!
+PIDS+=("$KNOT_PID")
+wait_ready "$KNOT_PORT" "$KNOT_PID" knotd
+
+# --- the four servers, each: listen 127.0.0.1:PORT, office.com and the rest both to knotd
+write_configs() {
+	cat >"$WORK/erdns.json" <<EOF
+{
+  "server": { "listen": ["127.0.0.1:${PORT[erdns]}"], "threads": 1,
+              "allow": ["127.0.0.0/8"], "identity": "bench" },
+  "upstreams": {
+    "hq":     { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" },
+    "branch": { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" }
+  },
+  "routes": [ { "domains": ["office.com"], "via": "hq" } ],
+  "default": "branch"
+}
+EOF
+	cat >"$WORK/unbound.conf" <<EOF
+server:
+    interface: 127.0.0.1
+    port: ${PORT[unbound]}
+    num-threads: 1
+    do-ip6: no
+    so-reuseport: yes
+    access-control: 127.0.0.0/8 allow
+    directory: "$WORK"
+    chroot: ""
+    username: ""
+    pidfile: "$WORK/unbound.pid"
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    module-config: "iterator"
+    do-not-query-localhost: no
+    local-zone: "test." nodefault
+    msg-cache-size: 256m
+    rrset-cache-size: 512m
+    prefetch: no
+remote-control:
+    control-enable: no
+forward-zone:
+    name: "office.com"
+    forward-addr: 127.0.0.1@$KNOT_PORT
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@$KNOT_PORT
+EOF
+	cat >"$WORK/dnsdist.conf" <<EOF
+setLocal("127.0.0.1:${PORT[dnsdist]}")
+setACL({"127.0.0.0/8"})
+setSecurityPollSuffix("")
+newServer({address="127.0.0.1:$KNOT_PORT", name="branch", checkName="health.bench.test.", checkInterval=5})
+newServer({address="127.0.0.1:$KNOT_PORT", name="hq", pool="hq", checkName="health.bench.test.", checkInterval=5})
+addAction({"office.com."}, PoolAction("hq"))
+pc = newPacketCache(500000, {maxTTL=86400})
+getPool(""):setCache(pc)
+getPool("hq"):setCache(pc)
+EOF
+}
+
+server_cmd() { # name -> SCMD array
+	case $1 in
+	erdns) SCMD=("$ERDNS" serve -c "$WORK/erdns.json") ;;
+	unbound) SCMD=(unbound -d -c "$WORK/unbound.conf") ;;
+	dnsmasq) SCMD=(dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --no-poll
+		--listen-address=127.0.0.1 --bind-interfaces --port="${PORT[dnsmasq]}"
+		--server="/office.com/127.0.0.1#$KNOT_PORT" --server="127.0.0.1#$KNOT_PORT"
+		--cache-size=500000 --dns-forward-max=1000 --pid-file="$WORK/dnsmasq.pid" --log-facility=-) ;;
+	dnsdist) SCMD=(dnsdist --supervised --disable-syslog -C "$WORK/dnsdist.conf") ;;
+	*) echo "bench: unknown server $1" >&2; return 1 ;;
+	esac
+}
+
+SPID=
+start_server() { # name
+	server_cmd "$1"
+	log_cmd "${PIN_SERVER[*]} ${SCMD[*]}"
+	"${PIN_SERVER[@]}" "${SCMD[@]}" >"$WORK/$1.log" 2>&1 &
+	SPID=$!
+	PIDS+=("$SPID")
+	wait_ready "${PORT[$1]}" "$SPID" "$1"
+}
+stop_server() {
+	stop_pid "$SPID"
+	forget_pid "$SPID"
+	SPID=
+}
+
+server_version() {
+	case $1 in
+	erdns) echo "erdns $("$ERDNS" --version 2>&1 | awk '{print $NF; exit}') (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ', uncommitted changes'))" ;;
+	unbound) unbound -V 2>&1 | awk '/^Version/ { print "Unbound " $2; exit }' ;;
+	dnsmasq) dnsmasq --version | awk 'NR == 1 { print "dnsmasq " $3 }' ;;
+	dnsdist) dnsdist --version 2>&1 | awk 'NR == 1 { print "dnsdist " $2 }' ;;
+	knotd) knotd --version 2>&1 | awk '{ print "knotd " $NF }' ;;
+	dnsperf) dnsperf -h 2>&1 | awk '/^Version/ { print "dnsperf " $2 }' ;;
+	esac
+}
+
+# --- query files
+echo "bench: generating query files" >&2
+awk -v n="$HOT_N" 'BEGIN { for (i = 0; i < n; i++) print "h" i ((i % 4 == 3) ? ".office.com A" : ".bench.test A") }' >"$WORK/hot.txt"
+awk -v n="$ZIPF_NAMES" -v m="$ZIPF_QUERIES" -v s=1 -v seed=42 -f "$HERE/zipf.awk" >"$WORK/zipf.txt"
+MISS_N=$((DURATION * 200000)) # above what one dnsperf core can send, so a run never runs dry
+unique_file() { # prefix count file: never-repeated names, 1 in 4 under office.com
+	awk -v p="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) print p "-" i ((i % 4 == 3) ? ".office.com A" : ".bench.test A") }' >"$3"
+}
+
+# --- one dnsperf run against the running server; appends a line to results.tsv
+RESULTS=$WORK/results.tsv
+LATENCY=$WORK/latency.tsv
+printf 'server\tworkload\trun\tqps\tcompleted\tlost\tsent\tcpu_us\trss_kb\trcodes\tother_pct\tudp_drops\n' >"$RESULTS"
+printf 'server\tworkload\tqps\tcompleted\tlost\tn\tp50\tp90\tp99\tp999\tmax\tavg_us\tsd_us\n' >"$LATENCY"
+
+dnsperf_run() { # server datafile out extra-args...
+	local server=$1 data=$2 out=$3
+	shift 3
+	local cmd=(dnsperf -s 127.0.0.1 -p "${PORT[$server]}" -d "$data" "${DNSPERF_OPTS[@]}" "$@")
+	log_cmd "${PIN_LOAD[*]} ${cmd[*]}"
+	"${PIN_LOAD[@]}" "${cmd[@]}" >"$out" 2>&1 || echo "bench: dnsperf exited non-zero ($server, see $out)" >&2
+}
+stat_of() { # file key -> value
+	case $2 in
+	sent) awk '/Queries sent:/ { print $3 }' "$1" ;;
+	completed) awk '/Queries completed:/ { print $3 }' "$1" ;;
+	lost) awk '/Queries lost:/ { print $3 }' "$1" ;;
+	qps) awk '/Queries per second:/ { printf "%.0f", $4 }' "$1" ;;
+	rcodes) awk -F': *' '/Response codes:/ { gsub(/ /, "_", $2); print $2 }' "$1" ;;
+	avg) awk '/Average Latency/ { printf "%.0f", $4 * 1e6 }' "$1" ;;
+	sd) awk '/Latency StdDev/ { printf "%.0f", $4 * 1e6 }' "$1" ;;
+	esac
+}
+
+warm_hot() { dnsperf_run "$1" "$WORK/hot.txt" "$WORK/warm.txt" -n 3 -q 20; }
+
+measure() { # server workload run
+	local server=$1 wl=$2 run=$3 data extra=() out c0 c1 b0 b1 u0 u1
+	out=$WORK/$server-$wl-$run.txt
+	start_server "$server"
+	case $wl in
+	hit) warm_hot "$server"; data=$WORK/hot.txt ;;
+	miss) data=$WORK/miss.txt; unique_file "m$run-$server" "$MISS_N" "$data"; extra=(-n 1) ;;
+	zipf) data=$WORK/zipf.txt ;;
+	esac
+	c0=$(cpu_ticks "$SPID")
+	b0=$(cpu_busy "$SERVER_CPU")
+	u0=$(udp_rcvbuf_drops)
+	dnsperf_run "$server" "$data" "$out" -l "$DURATION" "${extra[@]}"
+	if ! kill -0 "$SPID" 2>/dev/null; then
+		echo "bench: $server DIED during $wl run $run; log tail:" >&2
+		tail -20 "$WORK/$server.log" >&2
+		printf '%s\t%s\t%s\tDIED\t0\t0\t0\t-\t-\t-\t-\t-\n' "$server" "$wl" "$run" >>"$RESULTS"
+		forget_pid "$SPID"
+		return 0
+	fi
+	c1=$(cpu_ticks "$SPID")
+	b1=$(cpu_busy "$SERVER_CPU")
+	u1=$(udp_rcvbuf_drops)
+	local comp rss
+	comp=$(stat_of "$out" completed)
+	rss=$(rss_kb "$SPID")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$run" "$(stat_of "$out" qps)" "$comp" \
+		"$(stat_of "$out" lost)" "$(stat_of "$out" sent)" \
+		"$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$comp" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-" }')" \
+		"$rss" "$(stat_of "$out" rcodes)" \
+		"$(awk -v b=$((b1 - b0)) -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN { o = (b - c) * 100 / hz / d; printf "%.0f", (o < 0 ? 0 : o) }')" "$((u1 - u0))" >>"$RESULTS"
+	tail -1 "$RESULTS" | sed 's/^/bench: /' >&2
+	rm -f "$WORK/miss.txt"
+	stop_server
+}
+
+measure_latency() { # server workload: fixed rate, per-query latencies from dnsperf -v
+	local server=$1 wl=$2 data extra=() out=$WORK/$1-$2-lat.txt
+	start_server "$server"
+	case $wl in
+	hit) warm_hot "$server"; data=$WORK/hot.txt ;;
+	miss) data=$WORK/miss.txt; unique_file "lat-$server" $((LAT_QPS * LAT_DURATION + 1000)) "$data"; extra=(-n 1) ;;
+	zipf) data=$WORK/zipf.txt ;;
+	esac
+	dnsperf_run "$server" "$data" "$out" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${extra[@]}"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$(stat_of "$out" qps)" "$(stat_of "$out" completed)" \
+		"$(stat_of "$out" lost)" "$(awk -f "$HERE/latency.awk" "$out" | tr ' ' '\t')" \
+		"$(stat_of "$out" avg)" "$(stat_of "$out" sd)" >>"$LATENCY"
+	tail -1 "$LATENCY" | sed 's/^/bench: latency /' >&2
+	rm -f "$WORK/miss.txt" "$out"
+	kill -0 "$SPID" 2>/dev/null || echo "bench: $server DIED during the $wl latency run" >&2
+	stop_server
+}
+
+RSSF=$WORK/rss.tsv
+printf 'server\trss0_kb\trss1_kb\tanswered\tbytes_per_entry\tcached\n' >"$RSSF"
+measure_rss() { # server: VmRSS before/after RSS_N unique names, and whether a repeat is a cache hit
+	local server=$1 r0 r1 out=$WORK/$1-rss.txt t1 t2 cached=no
+	start_server "$server"
+	sleep 0.5
+	r0=$(rss_kb "$SPID")
+	unique_file "rss-$server" "$RSS_N" "$WORK/rss-names.txt"
+	dnsperf_run "$server" "$WORK/rss-names.txt" "$out" -n 1 -Q 20000
+	sleep 1
+	r1=$(rss_kb "$SPID")
+	# cache check: knotd always answers TTL 3600; a cache serves a decremented TTL
+	t1=$(dig @127.0.0.1 -p "${PORT[$server]}" +tries=1 +time=2 +noall +answer "rss-$server-0.bench.test" A | awk '{ print $2; exit }')
+	sleep 1.1
+	t2=$(dig @127.0.0.1 -p "${PORT[$server]}" +tries=1 +time=2 +noall +answer "rss-$server-0.bench.test" A | awk '{ print $2; exit }')
+	[ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -lt 3600 ] && cached=yes
+	local ans
+	ans=$(stat_of "$out" completed)
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$r0" "$r1" "$ans" \
+		"$(awk -v a="$r0" -v b="$r1" -v n="$ans" 'BEGIN { if (n > 0) printf "%.0f", (b - a) * 1024 / n; else print "-" }')" \
+		"$cached (TTL ${t1:-?} then ${t2:-?})" >>"$RSSF"
+	tail -1 "$RSSF" | sed 's/^/bench: rss /' >&2
+	rm -f "$WORK/rss-names.txt"
+	stop_server
+}
+
+write_configs
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+T0=$(date +%s)
+for server in $SERVERS; do
+	echo "bench: === $server ===" >&2
+	for wl in hit miss zipf; do
+		for run in $(seq "$RUNS"); do measure "$server" "$wl" "$run"; done
+		measure_latency "$server" "$wl"
+	done
+	measure_rss "$server"
+done
+T1=$(date +%s)
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { # server workload column -> values, one per line (numeric only)
+	awk -F'\t' -v s="$1" -v w="$2" -v c="$3" 'NR > 1 && $1 == s && $2 == w && $c ~ /^[0-9.]+$/ { print $c }' "$RESULTS"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2fx", a / b; else print "-" }'; }
+REPORT=$WORK/report.md
+{
+	echo "<!-- bench:begin (generated by contrib/bench/run.sh; everything up to bench:end is rewritten on each run) -->"
+	echo "## Results of $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "Machine: $NCPU CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $( . /etc/os-release && echo "$PRETTY_NAME")."
+	echo "Load average before/after the run: $LOAD_BEFORE / $LOAD_AFTER (other work on the machine shows up here). Run time: $((T1 - T0)) s."
+	echo
+	echo "Versions: $(for s in $SERVERS knotd dnsperf; do server_version "$s"; done | paste -sd ';' | sed 's/;/; /g')."
+	echo
+	echo "Pinning: server on CPU ${SERVER_CPU}, dnsperf and knotd on CPU ${LOAD_CPU}. $RUNS runs of ${DURATION} s per server and workload, each on a freshly started server; median shown."
+	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
+	echo
+	echo "| server | workload | queries/s (median) | vs Unbound | lost per run (UDP rcvbuf drops) | CPU µs/answer (median) | vs Unbound | RSS after run (MB) | other load on server CPU |"
+	echo "|---|---|---:|---:|---|---:|---:|---:|---:|"
+	for wl in hit miss zipf; do
+		uq=$(col unbound "$wl" 4 | median)
+		uc=$(col unbound "$wl" 8 | median)
+		for s in $SERVERS; do
+			q=$(col "$s" "$wl" 4 | median)
+			c=$(col "$s" "$wl" 8 | median)
+			lost=$(awk -F'\t' -v s="$s" -v w="$wl" 'NR > 1 && $1 == s && $2 == w { printf "%s%s", sep, ($4 == "DIED" ? "DIED" : $6 " (" $12 ")"); sep = " / " }' "$RESULTS")
+			rss=$(col "$s" "$wl" 9 | sort -g | tail -1 | awk '{ if ($1 != "") printf "%.0f", $1 / 1024 }')
+			other=$(col "$s" "$wl" 11 | sort -g | tail -1)
+			echo "| $s | $wl | $q | $(ratio "$q" "$uq") | $lost | $c | $(ratio "$c" "$uc") | ${rss:--} | ${other:--}% |"
+		done
+	done
+	echo
+	echo "Workloads: **hit** = $HOT_N names (3 in 4 under bench.test, 1 in 4 under office.com) asked over and over, warmed first (3 passes);"
+	echo "**miss** = never-repeated names under the wildcards (a fresh file per run, dnsperf -n 1);"
+	echo "**zipf** = $ZIPF_QUERIES queries over $ZIPF_NAMES names, P(rank r) ∝ 1/r (s = 1), cold server, the file loops."
+	echo
+	echo "\"lost\": sent − answered, per run, as dnsperf counts it; in parentheses the machine's UDP receive-buffer drops"
+	echo "(RcvbufErrors in /proc/net/snmp) during the run: when they match, the kernel dropped those packets on a full"
+	echo "socket buffer (dnsperf's or the server's, at default buffer sizes)."
+	echo
+	echo "\"other load on server CPU\": the highest share, over the runs, of CPU ${SERVER_CPU} busy with anything but the server"
+	echo "(user+system time of CPU ${SERVER_CPU} in /proc/stat minus the server's own; interrupt and softirq time, mostly the loopback"
+	echo "packet work, is left out): other work on the machine lands there despite the pinning and costs the server throughput."
+	echo
+	bad=$(awk -F'\t' 'NR > 1 && $10 !~ /^NOERROR_[0-9]+_\(100.00%\)$/ { print "- " $1 " " $2 " run " $3 ": " $10 }' "$RESULTS" | tr '_' ' ')
+	if [ -z "$bad" ]; then
+		echo "Every answer in every run was NOERROR."
+	else
+		echo "Runs with answers other than NOERROR (their queries/s do not count as served):"
+		echo "$bad"
+	fi
+	echo
+	echo "### Latency at a fixed rate of $LAT_QPS queries/s (${LAT_DURATION} s, one run)"
+	echo
+	echo "dnsperf 2.10 prints only the average and standard deviation; the percentiles below are computed from its per-query"
+	echo "latencies (\`dnsperf -v\`, contrib/bench/latency.awk). Microseconds."
+	echo
+	echo "| server | workload | answered | lost | p50 | p90 | p99 | p99.9 | max | avg | stddev |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for wl in hit miss zipf; do
+		awk -F'\t' -v w="$wl" 'NR > 1 && $2 == w { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $4, $5, $7, $8, $9, $10, $11, $12, $13 }' "$LATENCY"
+	done
+	echo
+	echo "### Memory per cached answer ($RSS_N unique names, VmRSS before and after)"
+	echo
+	echo "| server | RSS before (KB) | RSS after (KB) | answered | bytes per entry | vs Unbound | cache observed |"
+	echo "|---|---:|---:|---:|---:|---:|---|"
+	ub=$(awk -F'\t' '$1 == "unbound" { print $5 }' "$RSSF")
+	awk -F'\t' 'NR > 1 { print }' "$RSSF" | while IFS=$'\t' read -r s r0 r1 ans bpe cached; do
+		echo "| $s | $r0 | $r1 | $ans | $bpe | $(ratio "$bpe" "$ub") | $cached |"
+	done
+	echo
+	echo "\"cache observed\": the same name asked twice 1.1 s apart after the fill; knotd always answers TTL 3600, so a"
+	echo "decremented TTL means the answer came from the server's cache. Caches that preallocate (dnsmasq's"
+	echo "\`--cache-size\` records, dnsdist's packet-cache buckets) already count in \"before\"."
+	if awk -F'\t' '$1 == "erdns" && $6 ~ /^no/ { f = 1 } END { exit !f }' "$RSSF"; then
+		echo
+		echo "**erdns showed no cache in this run**: every erdns answer, \"hit\" workload included, was forwarded to knotd,"
+		echo "so its hit numbers are forwarding numbers and its memory figure is not a cache's."
+	fi
+	echo
+	echo "### Exact commands"
+	echo
+	echo "\`\`\`sh"
+	echo "contrib/bench/run.sh bench ${ERDNS#"$ROOT/"}   # RUNS=$RUNS DURATION=$DURATION LAT_QPS=$LAT_QPS LAT_DURATION=$LAT_DURATION RSS_N=$RSS_N"
+	echo "# the processes it started (\$WORK = its temporary directory), one line per distinct command:"
+	sed -E 's/-(m[0-9]+|lat|rss)-[a-z]+/-\1-SERVER/g; s/-p [0-9]+ /-p PORT /' "$COMMANDS" | awk '!seen[$0]++'
+	echo "\`\`\`"
+	echo
+	echo "<details><summary>Server configurations</summary>"
+	echo
+	for f in erdns.json unbound.conf dnsdist.conf knot/knot.conf knot/bench.test.zone knot/office.com.zone; do
+		echo "\`$f\`:"
+		echo
+		echo "\`\`\`"
+		sed "s#$WORK#\$WORK#g" "$WORK/$f"
+		echo "\`\`\`"
+		echo
+	done
+	echo "</details>"
+	echo "<!-- bench:end -->"
+} >"$REPORT"
+
+cat "$REPORT"
+if [ "$OUT" != "-" ]; then
+	if [ -f "$OUT" ] && grep -q '^<!-- bench:begin' "$OUT"; then
+		awk -v rep="$REPORT" '
+			/^<!-- bench:begin/ { while ((getline l < rep) > 0) print l; skip = 1; next }
+			/^<!-- bench:end/ { skip = 0; next }
+			!skip { print }' "$OUT" >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+	else
+		{ [ -f "$OUT" ] && { cat "$OUT"; echo; }; cat "$REPORT"; } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+	fi
+	echo "bench: results written to $OUT" >&2
+fi

@@ -1,0 +1,564 @@
+/*
+ * The packet cache (SPEC 3). DESIGN-PLACEHOLDER
+ */
+#include "cache/cache.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/key.h"
+#include "cache/policy.h"
+#include "dns/dname.h"
+#include "util/random.h"
+
+#define ER_CACHE_STRIPES_DEFAULT 16 /* see the measurements above */
+#define ER_CACHE_STRIPES_MAX 1024
+/* A stripe holds at least four maximal messages (RFC 1035 4.2.2: 65535). */
+#define STRIPE_MIN_BYTES (4u * (UINT16_MAX + 1u))
+#define BUCKETS_INITIAL 64 /* per stripe; doubles at load factor 1 */
+#define CACHE_LINE 64
+/* glibc malloc: an 8-byte header, 16-byte granules, 32-byte minimum chunk. */
+#define MALLOC_HEADER 8
+#define MALLOC_ALIGN 16
+#define MALLOC_MIN_CHUNK 32
+#define MS_PER_S 1000u
+
+_Static_assert((ER_CACHE_STRIPES_DEFAULT & (ER_CACHE_STRIPES_DEFAULT - 1)) == 0,
+	       "stripe count is a power of two");
+_Static_assert(ER_CACHE_STALE_TTL_S == 30, "RFC 8767 4 recommends 30 s");
+_Static_assert(ER_CACHE_SERVFAIL_TTL_S >= 1 && ER_CACHE_SERVFAIL_TTL_S <= 5,
+	       "RFC 9520 failure caching, 1-5 s in erdns");
+
+struct entry {
+	struct entry *hnext; /* hash chain */
+	struct entry *newer, *older; /* SIEVE queue: cache->head is the newest */
+	uint64_t hash;
+	uint64_t born_ms, expire_ms, stale_until_ms;
+	uint32_t ttl_s;
+	uint32_t bytes; /* accounted */
+	uint16_t data_len;
+	uint16_t n_ttls;
+	uint16_t key_len;
+	bool is_visited : 1;
+	bool is_prefetched : 1;
+	bool is_servfail : 1;
+	uint16_t ttl_off[]; /* n_ttls offsets, then the key, then the data */
+};
+
+struct stripe {
+	_Alignas(CACHE_LINE) pthread_mutex_t lock;
+	config_cache_t rules;
+	struct entry **buckets;
+	size_t n_buckets; /* a power of two */
+	size_t n_entries;
+	struct entry *head, *tail, *hand;
+	size_t bytes, budget;
+	uint64_t hits, misses, stale_hits, evictions, inserts, prefetches;
+};
+
+struct cache {
+	unsigned n_stripes;
+	_Atomic uint64_t max_bytes; /* written by cache_configure */
+	uint64_t fixed_bytes;
+	uint8_t seed[KEY_SEED_LEN];
+	struct stripe *stripes;
+};
+
+/* --- accounting ---------------------------------------------------------- */
+
+static size_t malloc_chunk(size_t request)
+{
+	size_t chunk = (request + MALLOC_HEADER + MALLOC_ALIGN - 1) & ~(size_t)(MALLOC_ALIGN - 1);
+	return chunk < MALLOC_MIN_CHUNK ? MALLOC_MIN_CHUNK : chunk;
+}
+
+static size_t entry_size(size_t n_ttls, size_t key_len, size_t data_len)
+{
+	return sizeof(struct entry) + n_ttls * sizeof(uint16_t) + key_len + data_len;
+}
+
+static uint8_t *entry_key(struct entry *e)
+{
+	return (uint8_t *)(e->ttl_off + e->n_ttls);
+}
+
+static uint8_t *entry_data(struct entry *e)
+{
+	return entry_key(e) + e->key_len;
+}
+
+static size_t table_bytes(size_t n_buckets)
+{
+	return malloc_chunk(n_buckets * sizeof(struct entry *));
+}
+
+static uint64_t stripe_budget(const cache_t *c, uint32_t max_mb)
+{
+	uint64_t max_bytes = (uint64_t)max_mb << 20;
+	if (max_bytes <= c->fixed_bytes)
+		return 0;
+	return (max_bytes - c->fixed_bytes) / c->n_stripes;
+}
+
+/* --- the table and the queue ------------------------------------------- */
+
+static struct stripe *stripe_of(cache_t *c, uint64_t hash)
+{
+	return &c->stripes[(hash >> 32) & (c->n_stripes - 1)];
+}
+
+static struct entry **bucket_of(struct stripe *s, uint64_t hash)
+{
+	return &s->buckets[hash & (s->n_buckets - 1)];
+}
+
+static struct entry *find(struct stripe *s, uint64_t hash, const uint8_t *key, size_t key_len)
+{
+	for (struct entry *e = *bucket_of(s, hash); e; e = e->hnext) {
+		if (e->hash == hash && e->key_len == key_len &&
+		    memcmp(entry_key(e), key, key_len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void link_entry(struct stripe *s, struct entry *e)
+{
+	struct entry **b = bucket_of(s, e->hash);
+	e->hnext = *b;
+	*b = e;
+	e->newer = NULL;
+	e->older = s->head;
+	if (s->head)
+		s->head->newer = e;
+	s->head = e;
+	if (!s->tail)
+		s->tail = e;
+	s->bytes += e->bytes;
+	s->n_entries++;
+}
+
+static void unlink_hash(struct stripe *s, struct entry *e)
+{
+	struct entry **p = bucket_of(s, e->hash);
+	while (*p != e)
+		p = &(*p)->hnext;
+	*p = e->hnext;
+}
+
+static void remove_entry(struct stripe *s, struct entry *e)
+{
+	unlink_hash(s, e);
+	if (s->hand == e)
+		s->hand = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		s->head = e->older;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		s->tail = e->newer;
+	s->bytes -= e->bytes;
+	s->n_entries--;
+	free(e);
+}
+
+static bool is_dead(const struct entry *e, uint64_t now)
+{
+	return now >= e->stale_until_ms;
+}
+
+/*
+ * SIEVE (Zhang et al., NSDI 2024): the hand walks from the oldest entry
+ * towards the newest, clearing visited bits, and evicts the first entry it
+ * finds unvisited, or dead (expired past its stale window) whatever its bit.
+ */
+static void evict_one(struct stripe *s, uint64_t now)
+{
+	struct entry *e = s->hand ? s->hand : s->tail;
+	while (e->is_visited && !is_dead(e, now)) {
+		e->is_visited = false;
+		e = e->newer ? e->newer : s->tail;
+	}
+	s->hand = e->newer;
+	remove_entry(s, e);
+	s->evictions++;
+}
+
+/* Evicts until need more bytes fit the budget; false if they never can. */
+static bool make_room(struct stripe *s, size_t need, uint64_t now)
+{
+	while (s->bytes + need > s->budget && s->n_entries > 0)
+		evict_one(s, now);
+	return s->bytes + need <= s->budget;
+}
+
+/* Doubles the bucket array at load factor 1, only when the bigger array
+ * fits the budget beside the old one (so the bound holds mid-rehash too);
+ * otherwise chains just get longer. */
+static void maybe_grow(struct stripe *s)
+{
+	if (s->n_entries < s->n_buckets)
+		return;
+	size_t n = s->n_buckets * 2;
+	if (s->bytes + table_bytes(n) > s->budget)
+		return;
+	struct entry **b = calloc(n, sizeof(*b));
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < s->n_buckets; i++) {
+		struct entry *e = s->buckets[i];
+		while (e) {
+			struct entry *next = e->hnext;
+			e->hnext = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+			e = next;
+		}
+	}
+	free(s->buckets);
+	s->bytes += table_bytes(n) - table_bytes(s->n_buckets);
+	s->buckets = b;
+	s->n_buckets = n;
+}
+
+/* --- construction -------------------------------------------------------- */
+
+static unsigned choose_stripes(unsigned wanted, uint64_t max_bytes)
+{
+	unsigned n = wanted ? wanted : ER_CACHE_STRIPES_DEFAULT;
+	if (n > ER_CACHE_STRIPES_MAX || (n & (n - 1)) != 0)
+		n = ER_CACHE_STRIPES_DEFAULT;
+	while (n > 1 && max_bytes / n < STRIPE_MIN_BYTES)
+		n /= 2;
+	return n;
+}
+
+static int stripe_init(struct stripe *s, const config_cache_t *cfg, uint64_t budget)
+{
+	memset(s, 0, sizeof(*s));
+	s->rules = *cfg;
+	s->budget = budget;
+	s->n_buckets = BUCKETS_INITIAL;
+	s->buckets = calloc(s->n_buckets, sizeof(*s->buckets));
+	if (s->buckets == NULL)
+		return -ENOMEM;
+	s->bytes = table_bytes(s->n_buckets);
+	int rc = pthread_mutex_init(&s->lock, NULL);
+	if (rc != 0) {
+		free(s->buckets);
+		s->buckets = NULL;
+		return -rc;
+	}
+	return 0;
+}
+
+static void stripe_clear(struct stripe *s)
+{
+	while (s->tail)
+		remove_entry(s, s->tail);
+	s->hand = NULL;
+}
+
+cache_t *cache_new(const config_cache_t *cfg, unsigned n_stripes)
+{
+	cache_t *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->max_bytes = (uint64_t)cfg->max_mb << 20;
+	c->n_stripes = choose_stripes(n_stripes, c->max_bytes);
+	c->fixed_bytes = malloc_chunk(sizeof(*c)) + malloc_chunk(c->n_stripes * sizeof(struct stripe));
+	random_bytes(c->seed, sizeof(c->seed));
+	c->stripes = aligned_alloc(CACHE_LINE, c->n_stripes * sizeof(struct stripe));
+	if (c->stripes == NULL)
+		goto fail;
+	uint64_t budget = stripe_budget(c, cfg->max_mb);
+	for (unsigned i = 0; i < c->n_stripes; i++) {
+		if (stripe_init(&c->stripes[i], cfg, budget) < 0) {
+			c->n_stripes = i; /* cache_free deinits only what was built */
+			goto fail;
+		}
+	}
+	return c;
+fail:
+	cache_free(c);
+	return NULL;
+}
+
+void cache_free(cache_t *c)
+{
+	if (c == NULL)
+		return;
+	for (unsigned i = 0; c->stripes && i < c->n_stripes; i++) {
+		struct stripe *s = &c->stripes[i];
+		stripe_clear(s);
+		free(s->buckets);
+		pthread_mutex_destroy(&s->lock);
+	}
+	free(c->stripes);
+	free(c);
+}
+
+void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms)
+{
+	uint64_t budget = stripe_budget(c, cfg->max_mb);
+	for (unsigned i = 0; i < c->n_stripes; i++) {
+		struct stripe *s = &c->stripes[i];
+		pthread_mutex_lock(&s->lock);
+		s->rules = *cfg;
+		s->budget = budget;
+		make_room(s, 0, now_ms);
+		pthread_mutex_unlock(&s->lock);
+	}
+	c->max_bytes = (uint64_t)cfg->max_mb << 20;
+}
+
+cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain)
+{
+	return (cache_key_t){
+		.qname = q->qname,
+		.qname_len = q->qname_len,
+		.chain = chain,
+		.qtype = q->qtype,
+		.qclass = q->qclass,
+		.is_do = q->edns_do,
+		.is_cd = (q->flags & DNS_FLAG_CD) != 0,
+	};
+}
+
+/* --- lookup -------------------------------------------------------------- */
+
+static uint32_t served_ttl(uint32_t stored, uint32_t elapsed_s, bool is_stale)
+{
+	if (is_stale)
+		return stored < ER_CACHE_STALE_TTL_S ? stored : ER_CACHE_STALE_TTL_S;
+	return stored > elapsed_s ? stored - elapsed_s : 0;
+}
+
+/* The hit path: one memcpy, the ID, and one store per TTL. Loops run on
+ * different clocks (each uv_now is cached per loop), so a `now` slightly
+ * before the entry's birth counts as no time elapsed. */
+static void copy_entry(struct entry *e, uint64_t now, bool is_stale, cache_copy_t *copy)
+{
+	const uint8_t *data = entry_data(e);
+	uint8_t *out = copy->out;
+	memcpy(out, data, e->data_len);
+	wire_write_u16(out, copy->id);
+	uint32_t elapsed = now > e->born_ms ? (uint32_t)((now - e->born_ms) / MS_PER_S) : 0;
+	for (uint16_t i = 0; i < e->n_ttls; i++) {
+		uint16_t off = e->ttl_off[i];
+		uint32_t ttl = policy_read_u32(data + off);
+		policy_write_u32(out + off, served_ttl(ttl, elapsed, is_stale));
+	}
+	copy->len = e->data_len;
+	e->is_visited = true;
+}
+
+static bool wants_prefetch(struct stripe *s, struct entry *e, uint64_t now)
+{
+	if (!s->rules.prefetch || e->is_servfail || e->is_prefetched)
+		return false;
+	uint64_t left = e->expire_ms - now;
+	if (left * ER_CACHE_PREFETCH_DIVISOR >= (uint64_t)e->ttl_s * MS_PER_S)
+		return false;
+	e->is_prefetched = true;
+	s->prefetches++;
+	return true;
+}
+
+static cache_result_t lookup_locked(struct stripe *s, struct entry *e, uint64_t now,
+				    cache_copy_t *copy)
+{
+	if (e == NULL)
+		return CACHE_MISS;
+	if (is_dead(e, now)) {
+		remove_entry(s, e);
+		return CACHE_MISS;
+	}
+	if (e->data_len > copy->cap)
+		return CACHE_MISS;
+	if (now < e->expire_ms) {
+		copy_entry(e, now, false, copy);
+		copy->should_prefetch = wants_prefetch(s, e, now);
+		s->hits++;
+		return CACHE_HIT;
+	}
+	if (copy->want_stale) {
+		copy_entry(e, now, true, copy);
+		s->stale_hits++;
+	}
+	return CACHE_STALE;
+}
+
+cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,
+			    cache_copy_t *copy)
+{
+	copy->len = 0;
+	copy->should_prefetch = false;
+	uint8_t kb[KEY_MAX];
+	size_t kl = key_encode(key, kb);
+	if (kl == 0)
+		return CACHE_MISS;
+	uint64_t hash = key_hash(c->seed, kb, kl);
+	struct stripe *s = stripe_of(c, hash);
+	pthread_mutex_lock(&s->lock);
+	cache_result_t r = lookup_locked(s, find(s, hash, kb, kl), now_ms, copy);
+	if (copy->len == 0)
+		s->misses++;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* --- insert -------------------------------------------------------------- */
+
+static struct entry *build_entry(const cache_insert_params_t *p, const policy_verdict_t *v,
+				 const uint8_t *kb, size_t kl, uint64_t now)
+{
+	size_t size = entry_size(v->n_ttls, kl, v->keep_len);
+	struct entry *e = malloc(size);
+	if (e == NULL)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->n_ttls = v->n_ttls;
+	e->key_len = (uint16_t)kl;
+	e->data_len = (uint16_t)v->keep_len;
+	e->bytes = (uint32_t)malloc_chunk(size);
+	e->ttl_s = v->ttl_s;
+	e->born_ms = now;
+	e->expire_ms = now + (uint64_t)v->ttl_s * MS_PER_S;
+	e->is_servfail = v->kind == POLICY_SERVFAIL;
+	memcpy(entry_key(e), kb, kl);
+	memcpy(entry_data(e), p->resp, v->keep_len);
+	policy_fill(entry_data(e), v, e->ttl_off);
+	return e;
+}
+
+/* Under the lock: replaces the key's entry unless a SERVFAIL would push out
+ * an answer that serve-stale still needs (RFC 8767: failures fall back to
+ * stale data, they do not erase it). */
+static int store_locked(struct stripe *s, struct entry *e, uint64_t now)
+{
+	struct entry *old = find(s, e->hash, entry_key(e), e->key_len);
+	if (old && e->is_servfail && !old->is_servfail && !is_dead(old, now))
+		return -EEXIST;
+	if (old)
+		remove_entry(s, old);
+	if (!make_room(s, e->bytes, now))
+		return -E2BIG;
+	link_entry(s, e);
+	s->inserts++;
+	maybe_grow(s);
+	return 0;
+}
+
+int cache_insert(cache_t *c, const cache_insert_params_t *p, uint64_t now_ms)
+{
+	uint8_t kb[KEY_MAX];
+	size_t kl = key_encode(p->key, kb);
+	if (kl == 0)
+		return -EINVAL;
+	uint64_t hash = key_hash(c->seed, kb, kl);
+	struct stripe *s = stripe_of(c, hash);
+	pthread_mutex_lock(&s->lock);
+	config_cache_t rules = s->rules;
+	size_t budget = s->budget;
+	pthread_mutex_unlock(&s->lock);
+
+	policy_verdict_t v;
+	int rc = policy_judge(p->resp, p->resp_len, p->key, &rules, p->is_fallback, &v);
+	if (rc < 0)
+		return rc;
+	if (malloc_chunk(entry_size(v.n_ttls, kl, v.keep_len)) > budget)
+		return -E2BIG;
+	struct entry *e = build_entry(p, &v, kb, kl, now_ms);
+	if (e == NULL)
+		return -ENOMEM;
+	e->hash = hash;
+	uint64_t stale_s = e->is_servfail ? 0 : rules.serve_stale_s; /* never serve a stale failure */
+	e->stale_until_ms = e->expire_ms + stale_s * MS_PER_S;
+	pthread_mutex_lock(&s->lock);
+	rc = store_locked(s, e, now_ms);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		free(e);
+	return rc;
+}
+
+/* --- flush and stats ----------------------------------------------------- */
+
+typedef bool (*match_fn)(const uint8_t *entry_name, const uint8_t *name);
+
+static bool match_any(const uint8_t *entry_name, const uint8_t *name)
+{
+	(void)entry_name;
+	(void)name;
+	return true;
+}
+
+static bool match_name(const uint8_t *entry_name, const uint8_t *name)
+{
+	return dname_equal(entry_name, name);
+}
+
+static bool match_subtree(const uint8_t *entry_name, const uint8_t *name)
+{
+	return dname_is_subdomain(entry_name, name);
+}
+
+static size_t flush_matching(cache_t *c, match_fn match, const uint8_t *name)
+{
+	size_t removed = 0;
+	for (unsigned i = 0; i < c->n_stripes; i++) {
+		struct stripe *s = &c->stripes[i];
+		pthread_mutex_lock(&s->lock);
+		struct entry *e = s->tail;
+		while (e) {
+			struct entry *newer = e->newer;
+			if (match(entry_key(e), name)) {
+				remove_entry(s, e);
+				removed++;
+			}
+			e = newer;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	return removed;
+}
+
+size_t cache_flush_all(cache_t *c)
+{
+	return flush_matching(c, match_any, NULL);
+}
+
+size_t cache_flush_name(cache_t *c, const uint8_t *name)
+{
+	return flush_matching(c, match_name, name);
+}
+
+size_t cache_flush_subtree(cache_t *c, const uint8_t *name)
+{
+	return flush_matching(c, match_subtree, name);
+}
+
+void cache_get_stats(cache_t *c, cache_stats_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->max_bytes = c->max_bytes;
+	out->bytes = c->fixed_bytes;
+	for (unsigned i = 0; i < c->n_stripes; i++) {
+		struct stripe *s = &c->stripes[i];
+		pthread_mutex_lock(&s->lock);
+		out->entries += s->n_entries;
+		out->bytes += s->bytes;
+		out->hits += s->hits;
+		out->misses += s->misses;
+		out->stale_hits += s->stale_hits;
+		out->evictions += s->evictions;
+		out->inserts += s->inserts;
+		out->prefetches += s->prefetches;
+		pthread_mutex_unlock(&s->lock);
+	}
+}

@@ -1,0 +1,139 @@
+/*
+ * The packet cache (SPEC 3): whole forwarded responses keyed by
+ * (route chain, case-folded qname, qtype, qclass, DO, CD).
+ *
+ * Pure: no libuv, no clock, no socket. Every call takes `now` in
+ * milliseconds from the caller's monotonic clock (uv_now). Thread-safe: one
+ * cache_t is shared by all workers (lock striping; cache.c says why and
+ * what was measured). Lookups copy under the lock, so nothing returned
+ * points into the cache and an entry may be evicted the moment a call ends.
+ *
+ * The caller's part of the pipeline (the lead's server/ code):
+ *   before forwarding  cache_lookup(want_stale=false): HIT -> reply_finalize
+ *                      the copy and answer; if should_prefetch, also refresh
+ *                      in the background; STALE or MISS -> forward.
+ *   after an answer    cache_insert(the upstream response, is_fallback when
+ *                      it came from a later group than the chain's first).
+ *   chain failed       cache_lookup(want_stale=true): STALE -> answer with
+ *                      the copy and EDE 3 (RFC 8767); otherwise SERVFAIL.
+ */
+#ifndef ERDNS_CACHE_CACHE_H
+#define ERDNS_CACHE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "dns/wire.h"
+
+/* RFC 8767 4: "a TTL of 30 seconds" on records served stale. */
+#define ER_CACHE_STALE_TTL_S 30
+/* RFC 9520 3.2 asks resolvers to remember failures for at least 1 s and
+ * allows far longer; the brief for erdns says 1-5 s. 5 s absorbs the
+ * Windows client's retries (1 s, then 2 s) without hiding a recovery for
+ * long. */
+#define ER_CACHE_SERVFAIL_TTL_S 5
+/* An entry asked for in the last 1/10 of its lifetime is worth refreshing
+ * (as Unbound's prefetch). */
+#define ER_CACHE_PREFETCH_DIVISOR 10
+
+typedef struct cache cache_t;
+
+/* What a question is cached under. qname: uncompressed wire name in any
+ * case, qname_len bytes including the root label (dns_query_t gives both);
+ * borrowed for the duration of the call. */
+typedef struct cache_key {
+	const uint8_t *qname;
+	size_t qname_len;
+	uint32_t chain; /* index into config_t.chains */
+	uint16_t qtype, qclass;
+	bool is_do, is_cd;
+} cache_key_t;
+
+typedef enum {
+	CACHE_MISS = 0, /* nothing usable (also: expired beyond serve_stale_s) */
+	CACHE_HIT, /* fresh */
+	CACHE_STALE, /* expired, within serve_stale_s */
+} cache_result_t;
+
+/* In/out parameters of cache_lookup. */
+typedef struct cache_copy {
+	uint8_t *out; /* in: caller's buffer */
+	size_t cap; /* in: its size (65535 always fits) */
+	uint16_t id; /* in: the message ID to write */
+	bool want_stale; /* in: copy a STALE entry too (the chain failed) */
+	size_t len; /* out: bytes written, 0 when nothing was copied */
+	bool should_prefetch; /* out: HIT in the last 10%, first time for it */
+} cache_copy_t;
+
+/* What cache_insert needs besides the response. */
+typedef struct cache_insert_params {
+	const cache_key_t *key;
+	const uint8_t *resp; /* the upstream response as received; borrowed */
+	size_t resp_len;
+	bool is_fallback; /* from a later group than the chain's first */
+} cache_insert_params_t;
+
+/* Counters for the metrics, summed over the stripes at the time of the call. */
+typedef struct cache_stats {
+	uint64_t entries;
+	uint64_t bytes; /* accounted: entries, keys, data, hash tables */
+	uint64_t max_bytes; /* the bound: max_mb in bytes */
+	uint64_t hits; /* fresh answers copied */
+	uint64_t misses; /* lookups that copied nothing */
+	uint64_t stale_hits; /* stale answers copied (want_stale) */
+	uint64_t evictions; /* entries removed to make room */
+	uint64_t inserts; /* entries stored */
+	uint64_t prefetches; /* should_prefetch reported */
+} cache_stats_t;
+
+/* A key for a parsed client query on the given chain (borrows q->qname). */
+cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain);
+
+/*
+ * A cache bounded by cfg->max_mb, with cfg's TTL rules (copied). n_stripes
+ * is a power of two or 0 for the default; it is lowered while a stripe
+ * would hold less than 4 maximal messages. Returns NULL on allocation
+ * failure. Free with cache_free.
+ */
+cache_t *cache_new(const config_cache_t *cfg, unsigned n_stripes);
+/* Frees every entry and the cache. NULL is ignored. */
+void cache_free(cache_t *c);
+/* Applies a reloaded config: TTL rules for later inserts, and the new bound
+ * (evicting at once when it shrank). The stripe count stays. */
+void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms);
+
+/*
+ * Finds key. HIT: the response is copied to copy->out with copy->id and
+ * TTLs decremented by the whole seconds spent in the cache (never below 0).
+ * STALE: copied only when copy->want_stale, with every TTL
+ * min(stored, ER_CACHE_STALE_TTL_S). A copy is a complete response (header,
+ * question as first received, records; no OPT) ready for reply_finalize.
+ * If copy->cap is too short nothing is copied and MISS is returned.
+ * Parses nothing and allocates nothing.
+ */
+cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,
+			    cache_copy_t *copy);
+
+/*
+ * Stores a response, replacing the key's entry. Returns 0 when stored;
+ * -ENOMSG when the rules say not to cache it (TC=1, rcode other than
+ * NOERROR/NXDOMAIN/SERVFAIL, extended rcode, negative without SOA,
+ * lifetime 0); -EEXIST for a SERVFAIL that would replace an entry still
+ * servable stale; -EBADMSG malformed; -EINVAL the question is not key's;
+ * -E2BIG larger than a stripe may hold; -ENOMEM.
+ */
+int cache_insert(cache_t *c, const cache_insert_params_t *p, uint64_t now_ms);
+
+/* Removes every entry. Returns the number removed. */
+size_t cache_flush_all(cache_t *c);
+/* Removes every entry for name (all types, classes, chains, DO/CD).
+ * name: uncompressed wire name, any case. Returns the number removed. */
+size_t cache_flush_name(cache_t *c, const uint8_t *name);
+/* Removes every entry for name and every name below it. */
+size_t cache_flush_subtree(cache_t *c, const uint8_t *name);
+
+void cache_get_stats(cache_t *c, cache_stats_t *out);
+
+#endif
