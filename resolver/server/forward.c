@@ -119,6 +119,10 @@ static void relay(forward_t *fw, const uint8_t *resp, size_t len)
 		fail(fw);
 		return;
 	}
+	/* erdns answers as a recursive service, not as the authority behind it
+	 * (as Unbound does for forwarded answers): RA=1, AA=0. */
+	uint16_t flags = wire_read_u16(reply_buf + 2);
+	wire_write_u16(reply_buf + 2, (uint16_t)((flags | DNS_FLAG_RA) & ~DNS_FLAG_AA));
 	bool was_cut = (wire_read_u16(reply_buf + 2) & DNS_FLAG_TC) &&
 		       !(wire_read_u16(resp + 2) & DNS_FLAG_TC);
 	if (was_cut)

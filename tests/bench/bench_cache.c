@@ -14,6 +14,7 @@
  * machine. Usage: bench_cache [seconds-per-run [hit|mix]] (default 0.5, both).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ typedef struct job {
 	pthread_t tid;
 } job_t;
 
-static volatile int stop_flag;
+static atomic_int stop_flag;
 
 static uint64_t clock_ns(clockid_t id)
 {

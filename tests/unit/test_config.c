@@ -572,15 +572,43 @@ static void test_route_shape(void **state)
 	    ":1:18: upstreams: group name \"bad name\" must be 1 to 32 of A-Z a-z 0-9 _ -");
 }
 
-static void test_m365_not_yet(void **state)
+/* routes[].m365: the schema rows, a missing list, and a list that loads. */
+static void test_m365_route(void **state)
 {
 	(void)state;
+	char err[ER_CONFIG_ERR_MAX] = "";
+	config_t *c = load_text("{ \"upstreams\": { \"branch\": { \"servers\": [\"10.0.0.2\"] } },\n"
+				"  \"routes\": [ { \"domains\": \"a\", \"via\": \"branch\" },\n"
+				"    { \"m365\": { \"file\": \"m.json\" }, \"via\": \"branch\" } ] }",
+				err, sizeof(err));
+	assert_null(c);
+	assert_non_null(strstr(err, ":3:25: routes[1].m365.file: "));
+	assert_non_null(strstr(err, "m.json: cannot read: No such file or directory"));
 	assert_load_error(
 	    "{ \"upstreams\": { \"branch\": { \"servers\": [\"10.0.0.2\"] } },\n"
-	    "  \"routes\": [ { \"domains\": \"a\", \"via\": \"branch\" },\n"
-	    "    { \"m365\": { \"file\": \"m.json\" }, \"via\": \"branch\" } ] }",
-	    ":3:15: routes[1].m365: Microsoft 365 endpoint import is not available in "
-	    "this build yet; list the names under \"domains\"");
+	    "  \"routes\": [ { \"m365\": { \"file\": \"m.json\", \"service_areas\": [\"Exchnage\"] },"
+	    " \"via\": \"branch\" } ] }",
+	    ":2:63: routes[0].m365.service_areas[0]: unknown service area \"Exchnage\" (known: "
+	    "Exchange, SharePoint, Skype, Common)");
+	assert_load_error(
+	    "{ \"upstreams\": { \"branch\": { \"servers\": [\"10.0.0.2\"] } },\n"
+	    "  \"routes\": [ { \"m365\": { \"file\": \"m.json\", \"expressRoute\": false },"
+	    " \"via\": \"branch\" } ] }",
+	    ":2:45: routes[0].m365: unknown key \"expressRoute\" (did you mean \"expressroute\"?)");
+
+	c = load_text("{ \"upstreams\": { \"hq\": { \"servers\": [\"10.0.0.1\"] },\n"
+		      "                 \"branch\": { \"servers\": [\"10.0.0.2\"] } },\n"
+		      "  \"routes\": [ { \"m365\": { \"file\": \"" ERDNS_FIXTURES "/m365/small.json\","
+		      " \"categories\": [\"Optimize\"] }, \"via\": [\"hq\", \"branch\"] } ] }",
+		      err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->n_m365, 1);
+	assert_string_equal(c->m365[0].route, "routes[0]");
+	assert_string_equal(c->chains[c->m365[0].chain].text, "hq,branch");
+	assert_int_equal(ruleset_count_origin(router_rules_const(c->router, -1), RULE_ORIGIN_M365),
+			 6); /* 3 rules of sets 1 and 31, 2 exceptions of set 35, 1 glob */
+	config_unref(c);
 }
 
 static void test_zone_error_passes_through(void **state)
@@ -716,7 +744,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_default),
 	    cmocka_unit_test(test_view_without_clients),
 	    cmocka_unit_test(test_route_shape),
-	    cmocka_unit_test(test_m365_not_yet),
+	    cmocka_unit_test(test_m365_route),
 	    cmocka_unit_test(test_zone_error_passes_through),
 	    cmocka_unit_test(test_missing_zone_file),
 	    cmocka_unit_test(test_resolvconf_error_in_group),
