@@ -53,7 +53,7 @@ static int parse_option(int opt, struct diff_opts *o)
 	case OPT_ER:
 		if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0)
 			return cli_usage_error(M365_USAGE, "m365: --expressroute takes true or false");
-		o->filter.expressroute = strcmp(optarg, "true") == 0;
+		o->filter.is_expressroute = strcmp(optarg, "true") == 0;
 		return -1;
 	case OPT_AREAS:
 		if (parse_names(optarg, m365_area_parse, &o->filter.areas) != 0)
@@ -66,7 +66,7 @@ static int parse_option(int opt, struct diff_opts *o)
 							   "from %s", m365_category_names());
 		return -1;
 	case OPT_REQUIRED:
-		o->filter.required_only = true;
+		o->filter.is_required_only = true;
 		return -1;
 	case OPT_JSON:
 		o->is_json = true;
@@ -124,15 +124,15 @@ static const char *rule_text(const char *rule)
 /* Which of the three lists a change belongs to (a change may be in two). */
 static bool is_added(const m365_change_t *c)
 {
-	return c->in_new && !c->in_old;
+	return c->is_in_new && !c->is_in_old;
 }
 static bool is_removed(const m365_change_t *c)
 {
-	return c->in_old && !c->in_new;
+	return c->is_in_old && !c->is_in_new;
 }
 static bool is_moved(const m365_change_t *c)
 {
-	return c->old_er != c->new_er;
+	return c->is_old_er != c->is_new_er;
 }
 
 /* One line per change: an added name with the route it gets, a removed one
@@ -140,12 +140,12 @@ static bool is_moved(const m365_change_t *c)
 static void print_change(const m365_change_t *c, bool (*pick)(const m365_change_t *))
 {
 	if (pick == is_moved)
-		printf("  %-46s %s -> %s  (rule %s -> %s)\n", c->name, route_name(c->old_er),
-		       route_name(c->new_er), rule_text(c->old_rule), rule_text(c->new_rule));
+		printf("  %-46s %s -> %s  (rule %s -> %s)\n", c->name, route_name(c->is_old_er),
+		       route_name(c->is_new_er), rule_text(c->old_rule), rule_text(c->new_rule));
 	else if (pick == is_added)
-		printf("  %-46s %-12s (url %s)\n", c->name, route_name(c->new_er), c->url);
+		printf("  %-46s %-12s (url %s)\n", c->name, route_name(c->is_new_er), c->url);
 	else
-		printf("  %-46s %-12s (url %s)\n", c->name, route_name(c->old_er), c->url);
+		printf("  %-46s %-12s (url %s)\n", c->name, route_name(c->is_old_er), c->url);
 }
 
 static size_t print_section(const m365_change_t *v, size_t n, const char *title,
@@ -184,8 +184,8 @@ static cJSON *change_json(const m365_change_t *c)
 		return NULL;
 	cJSON_AddStringToObject(o, "name", c->name);
 	cJSON_AddStringToObject(o, "url", c->url);
-	cJSON_AddStringToObject(o, "from", route_name(c->old_er));
-	cJSON_AddStringToObject(o, "to", route_name(c->new_er));
+	cJSON_AddStringToObject(o, "from", route_name(c->is_old_er));
+	cJSON_AddStringToObject(o, "to", route_name(c->is_new_er));
 	cJSON_AddStringToObject(o, "old_rule", rule_text(c->old_rule));
 	cJSON_AddStringToObject(o, "new_rule", rule_text(c->new_rule));
 	return o;

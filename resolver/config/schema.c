@@ -690,12 +690,12 @@ static int set_m365_file(const schema_ctx_t *ctx, const schema_row_t *row, void 
 
 static const schema_row_t m365_rows[] = {
     ROW_SET("file", SK_STRING, SF_REQUIRED | SF_NONEMPTY, 0, set_m365_file, NULL),
-    ROW_BOOL("expressroute", spec_m365_t, filter.expressroute, 1),
+    ROW_BOOL("expressroute", spec_m365_t, filter.is_expressroute, 1),
     ROW_SET("service_areas", SK_STRINGS, SF_NONEMPTY, offsetof(spec_m365_t, filter.areas),
 	    set_m365_bits, NULL),
     ROW_SET("categories", SK_STRINGS, SF_NONEMPTY, offsetof(spec_m365_t, filter.categories),
 	    set_m365_bits, NULL),
-    ROW_BOOL("required_only", spec_m365_t, filter.required_only, 0),
+    ROW_BOOL("required_only", spec_m365_t, filter.is_required_only, 0),
     ROW_END,
 };
 ROWS_FIT(m365_rows);

@@ -17,6 +17,7 @@
 #include "dns/reply.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "dns/dname.h"
 
@@ -97,10 +98,13 @@ static uint8_t *put_opt(uint8_t *p, uint8_t ext_rcode, bool is_do, int ede)
 	return put_u16(p, (uint16_t)ede);
 }
 
-size_t reply_build_upstream_query(const dns_query_t *q, uint16_t id, uint8_t *out, size_t cap)
+size_t reply_build_upstream_query(const dns_query_t *q, uint16_t id, const uint8_t *option,
+				  size_t option_len, uint8_t *out, size_t cap)
 {
-	size_t need = ER_DNS_HEADER_LEN + q->qname_len + 4 + opt_len(ER_EDE_NONE);
-	if (q->qname == NULL || need > cap)
+	if (option == NULL)
+		option_len = 0;
+	size_t need = ER_DNS_HEADER_LEN + q->qname_len + 4 + opt_len(ER_EDE_NONE) + option_len;
+	if (q->qname == NULL || need > cap || option_len > UINT16_MAX - 2)
 		return 0;
 	header_t h = {
 		.id = id,
@@ -110,8 +114,48 @@ size_t reply_build_upstream_query(const dns_query_t *q, uint16_t id, uint8_t *ou
 	};
 	uint8_t *p = put_header(out, &h);
 	p = put_question(p, q);
-	put_opt(p, 0, q->edns_do, ER_EDE_NONE);
+	p = put_opt(p, 0, q->edns_do, ER_EDE_NONE);
+	if (option_len > 0) {
+		wire_write_u16(p - 2, (uint16_t)option_len); /* RDLENGTH, 0 before */
+		put_bytes(p, option, option_len);
+	}
 	return need;
+}
+
+#define ECS_FAMILY_IPV4 1 /* RFC 7871 6: IANA address family numbers */
+#define ECS_FAMILY_IPV6 2
+
+size_t reply_build_ecs_option(int family, const uint8_t *address, uint8_t prefix_len,
+			      uint8_t *out, size_t cap)
+{
+	uint8_t max = family == AF_INET ? 32 : 128;
+	if ((family != AF_INET && family != AF_INET6) || prefix_len > max)
+		return 0;
+	size_t addr_len = (prefix_len + 7u) / 8u;
+	size_t need = 4 + 4 + addr_len;
+	if (need > cap)
+		return 0;
+	uint8_t *p = put_u16(out, DNS_EDNS_OPTION_ECS);
+	p = put_u16(p, (uint16_t)(4 + addr_len));
+	p = put_u16(p, family == AF_INET ? ECS_FAMILY_IPV4 : ECS_FAMILY_IPV6);
+	*p++ = prefix_len;
+	*p++ = 0; /* scope prefix length: 0 in queries */
+	memcpy(p, address, addr_len);
+	if (prefix_len % 8)
+		p[addr_len - 1] &= (uint8_t)(0xFFu << (8 - prefix_len % 8));
+	return need;
+}
+
+bool reply_ecs_is_valid(const uint8_t *option, size_t option_len)
+{
+	if (option == NULL || option_len < 8)
+		return false;
+	uint16_t family = wire_read_u16(option + 4);
+	uint8_t prefix = option[6], scope = option[7];
+	uint8_t max = family == ECS_FAMILY_IPV4 ? 32 : family == ECS_FAMILY_IPV6 ? 128 : 0;
+	if (max == 0 || prefix > max || scope != 0)
+		return false;
+	return option_len == 8 + (prefix + 7u) / 8u;
 }
 
 /* Client's opcode, RD and CD; QR and RA set; AA, TC, AD and rcode cleared. */

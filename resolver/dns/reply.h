@@ -29,9 +29,27 @@ size_t reply_size_limit(const dns_query_t *q, bool is_tcp);
  * The query erdns forwards upstream: the given id, RD=1, CD copied from the
  * client, the client's question (case preserved), and an OPT RR advertising
  * ER_EDNS_ADVERTISED with the client's DO bit. Client EDNS options (ECS,
- * cookies...) are not copied. Returns the length written, 0 if cap is short.
+ * cookies...) are not copied; option (a whole EDNS option: code, length,
+ * data; option_len bytes) is added when non-NULL, which is how `ecs: pass`
+ * and `ecs: PREFIX` reach the upstream. Returns the length written, 0 if cap
+ * is short.
  */
-size_t reply_build_upstream_query(const dns_query_t *q, uint16_t id, uint8_t *out, size_t cap);
+size_t reply_build_upstream_query(const dns_query_t *q, uint16_t id, const uint8_t *option,
+				  size_t option_len, uint8_t *out, size_t cap);
+
+/*
+ * An EDNS Client Subnet option (RFC 7871 6) announcing family (AF_INET or
+ * AF_INET6) address/prefix_len with scope 0; address bits past the prefix
+ * are zeroed. Returns the option length (4 + 4 + ceil(prefix/8)), 0 if cap
+ * is short or the prefix is out of range.
+ */
+size_t reply_build_ecs_option(int family, const uint8_t *address, uint8_t prefix_len,
+			      uint8_t *out, size_t cap);
+
+/* True when option (as in dns_query_t.ecs) is a well-formed ECS option a
+ * client may send: known family, prefix in range, address exactly
+ * ceil(prefix/8) bytes, scope 0 (RFC 7871 6, 7.1.1). */
+bool reply_ecs_is_valid(const uint8_t *option, size_t option_len);
 
 /*
  * An answer-less reply with the given rcode: client's id, opcode and RD, QR=1,

@@ -138,18 +138,23 @@ static int parse_question(const uint8_t *pkt, size_t len, dns_query_t *q)
 	return 0;
 }
 
-/* EDNS options must tile the rdata exactly (RFC 6891 6.1.2). */
-static int check_opt_options(const uint8_t *rdata, size_t rdlen)
+/* EDNS options must tile the rdata exactly (RFC 6891 6.1.2). Notes where
+ * the client's ECS option is, for `ecs: pass`. */
+static int check_opt_options(const uint8_t *rdata, size_t rdlen, dns_query_t *q)
 {
 	size_t p = 0;
 	while (p < rdlen) {
 		if (!has_room(rdlen, p, 4))
 			return -EBADMSG;
+		uint16_t code = wire_read_u16(rdata + p);
 		size_t olen = wire_read_u16(rdata + p + 2);
-		p += 4;
-		if (!has_room(rdlen, p, olen))
+		if (!has_room(rdlen, p + 4, olen))
 			return -EBADMSG;
-		p += olen;
+		if (code == DNS_EDNS_OPTION_ECS && q->ecs == NULL) {
+			q->ecs = rdata + p;
+			q->ecs_len = (uint16_t)(4 + olen);
+		}
+		p += 4 + olen;
 	}
 	return 0;
 }
@@ -160,7 +165,7 @@ static int parse_opt(const uint8_t *pkt, size_t rr, size_t end, uint16_t rdlen, 
 	if (q->has_edns || pkt[rr] != 0)
 		return -EBADMSG; /* a second OPT, or owner not the root */
 	const uint8_t *fixed = pkt + rr + 1;
-	if (check_opt_options(pkt + end - rdlen, rdlen) < 0)
+	if (check_opt_options(pkt + end - rdlen, rdlen, q) < 0)
 		return -EBADMSG;
 	q->has_edns = true;
 	q->edns_udp_size = wire_read_u16(fixed + 2);
@@ -189,6 +194,8 @@ static void clear_edns(dns_query_t *q)
 	q->edns_version = 0;
 	q->edns_udp_size = 0;
 	q->edns_do = false;
+	q->ecs = NULL;
+	q->ecs_len = 0;
 }
 
 wire_status_t wire_parse_query(const uint8_t *pkt, size_t len, dns_query_t *q)

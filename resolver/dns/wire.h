@@ -61,7 +61,12 @@ typedef struct dns_query {
 	uint8_t edns_version;
 	uint16_t edns_udp_size; /* as sent by the client */
 	bool edns_do;
+	const uint8_t *ecs; /* the client's EDNS Client Subnet option (code, length,
+			     * data) inside the packet, NULL if none (RFC 7871) */
+	uint16_t ecs_len; /* whole option, 4 + OPTION-LENGTH */
 } dns_query_t;
+
+#define DNS_EDNS_OPTION_ECS 8 /* RFC 7871 6 */
 
 /* Result of wire_parse_query. */
 typedef enum {

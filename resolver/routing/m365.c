@@ -92,9 +92,9 @@ const char *m365_category_names(void)
 bool m365_filter_selects(const m365_filter_t *f, const m365_set_t *set)
 {
 	unsigned want_areas = f->areas != 0 ? f->areas | M365_AREA_COMMON : ~0u;
-	if (f->expressroute && !set->expressroute)
+	if (f->is_expressroute && !set->is_expressroute)
 		return false;
-	if (f->required_only && !set->required)
+	if (f->is_required_only && !set->is_required)
 		return false;
 	if ((set->area_bit & want_areas) == 0)
 		return false;
@@ -218,8 +218,8 @@ static int parse_set(const struct parse_ctx *pc, const cJSON *obj, size_t i, m36
 		rc = parse_id(pc, id, i, s);
 	if (rc != 0)
 		return rc;
-	s->expressroute = cJSON_IsTrue(er);
-	s->required = cJSON_IsTrue(req);
+	s->is_expressroute = cJSON_IsTrue(er);
+	s->is_required = cJSON_IsTrue(req);
 	s->area = strdup(area->valuestring);
 	s->category = strdup(cat->valuestring);
 	if (s->area == NULL || s->category == NULL)

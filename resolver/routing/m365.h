@@ -42,13 +42,13 @@ enum {
 
 /* Which endpoint sets an import selects. Zero bits mean "every one". */
 typedef struct m365_filter {
-	bool expressroute; /* true (the default): only sets flagged expressRoute */
-	bool required_only; /* only sets with "required": true */
+	bool is_expressroute; /* true (the default): only sets flagged expressRoute */
+	bool is_required_only; /* only sets with "required": true */
 	unsigned areas; /* M365_AREA_*; Common is always added when non-zero */
 	unsigned categories; /* M365_CAT_* */
 } m365_filter_t;
 
-#define ER_M365_FILTER_DEFAULT ((m365_filter_t){ .expressroute = true })
+#define ER_M365_FILTER_DEFAULT ((m365_filter_t){ .is_expressroute = true })
 
 typedef struct m365_url {
 	char *text; /* as written in the file */
@@ -61,7 +61,7 @@ typedef struct m365_set {
 	char *area; /* serviceArea */
 	char *category;
 	unsigned area_bit, category_bit;
-	bool expressroute, required;
+	bool is_expressroute, is_required;
 	size_t n_urls;
 	m365_url_t *urls;
 	uint32_t line, col; /* the set object */
@@ -156,8 +156,8 @@ void m365_import_print(const m365_import_t *imp, FILE *out, int indent);
 typedef struct m365_change {
 	char *name; /* the probe name */
 	char *url; /* the URL it stands for (first seen: NEW, then OLD) */
-	bool in_old, in_new; /* listed in the file */
-	bool old_er, new_er; /* routed to the selected (ExpressRoute) path */
+	bool is_in_old, is_in_new; /* listed in the file */
+	bool is_old_er, is_new_er; /* routed to the selected (ExpressRoute) path */
 	char *old_rule, *new_rule; /* deciding pattern, NULL: the default path */
 } m365_change_t;
 

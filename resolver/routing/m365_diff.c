@@ -120,13 +120,13 @@ static int compare_one(const struct side *old, const struct side *new, const str
 	const char *old_rule, *new_rule;
 	*c = (m365_change_t){ 0 };
 	for (size_t i = 0; i < n; i++) {
-		c->in_new |= g[i].is_new;
-		c->in_old |= !g[i].is_new;
+		c->is_in_new |= g[i].is_new;
+		c->is_in_old |= !g[i].is_new;
 	}
-	if (route_of(old, g->name, &c->old_er, &old_rule) != 0 ||
-	    route_of(new, g->name, &c->new_er, &new_rule) != 0)
+	if (route_of(old, g->name, &c->is_old_er, &old_rule) != 0 ||
+	    route_of(new, g->name, &c->is_new_er, &new_rule) != 0)
 		return -EINVAL;
-	if (c->in_old && c->in_new && c->old_er == c->new_er)
+	if (c->is_in_old && c->is_in_new && c->is_old_er == c->is_new_er)
 		return 0;
 	bool failed = false;
 	c->name = dup_or_null(g->name, &failed);

@@ -203,6 +203,27 @@ static void on_attempt_done(void *owner, int status, const uint8_t *resp, size_t
 	try_next_server(fw);
 }
 
+/* SPEC 2.1 `ecs`: strip (default: client subnets never leave the branch),
+ * pass the client's own option if it is well-formed, or announce a fixed
+ * prefix (the HQ egress subnet). Returns the option length, 0 for none. */
+static size_t ecs_option_for(const forward_t *fw, const config_group_t *g, uint8_t *out,
+			     size_t cap)
+{
+	switch (g->ecs) {
+	case ECS_PASS:
+		if (!reply_ecs_is_valid(fw->q.ecs, fw->q.ecs_len) || fw->q.ecs_len > cap)
+			return 0;
+		memcpy(out, fw->q.ecs, fw->q.ecs_len);
+		return fw->q.ecs_len;
+	case ECS_PREFIX:
+		return reply_build_ecs_option(g->ecs_prefix.family, g->ecs_prefix.addr,
+					      g->ecs_prefix.prefix_len, out, cap);
+	case ECS_STRIP:
+	default:
+		return 0;
+	}
+}
+
 static void try_next_server(forward_t *fw)
 {
 	worker_t *w = fw->worker;
@@ -229,11 +250,15 @@ static void try_next_server(forward_t *fw)
 	}
 	if (timeout > fw->group_deadline_ms - now)
 		timeout = (uint32_t)(fw->group_deadline_ms - now);
+	uint8_t ecs[32];
+	size_t ecs_len = ecs_option_for(fw, g, ecs, sizeof(ecs));
 	attempt_params_t params = {
 		.server = (const struct sockaddr *)&g->servers[fw->server],
 		.query = &fw->q,
 		.timeout_ms = timeout,
 		.tcp_only = g->tcp == TCP_MODE_ALWAYS,
+		.option = ecs_len ? ecs : NULL,
+		.option_len = ecs_len,
 		.stats = &w->stats,
 	};
 	fw->attempt = attempt_start(&w->loop, &params, on_attempt_done, fw);
@@ -303,7 +328,9 @@ void forward_start(worker_t *w, const client_t *client, const uint8_t *pkt, size
 	memcpy(fw->pkt, pkt, len);
 	fw->pkt_len = len;
 	fw->q = *q;
-	fw->q.qname = fw->pkt + (q->qname - pkt);
+	fw->q.qname = fw->pkt + (q->qname - pkt); /* q points into pkt: rebase */
+	if (q->ecs)
+		fw->q.ecs = fw->pkt + (q->ecs - pkt);
 	fw->worker = w;
 	fw->config = config_ref(w->config);
 	fw->client = *client;

@@ -28,7 +28,7 @@
  * cut by the kernel (UV_UDP_PARTIAL) and handled like TC=1. */
 #define ER_ATTEMPT_UDP_BUF 4096
 #define ER_ATTEMPT_TCP_BUF (2 + 65535)
-#define ER_ATTEMPT_QUERY_MAX 512 /* 12 + 255 + 4 + 11 (OPT) < 512 */
+#define ER_ATTEMPT_QUERY_MAX 600 /* 12 + 255 + 4 + 11 (OPT) + an ECS option */
 #define ER_PORT_TRIES 8
 
 _Static_assert(ER_ATTEMPT_UDP_BUF > ER_EDNS_ADVERTISED, "room for an honest EDNS answer");
@@ -319,7 +319,8 @@ static int prepare(attempt_t *a, const attempt_params_t *p)
 	a->qtype = q->qtype;
 	a->qclass = q->qclass;
 	a->id = random_u16();
-	a->query_len = reply_build_upstream_query(q, a->id, a->query + 2, ER_ATTEMPT_QUERY_MAX);
+	a->query_len = reply_build_upstream_query(q, a->id, p->option, p->option_len, a->query + 2,
+						  ER_ATTEMPT_QUERY_MAX);
 	if (a->query_len == 0)
 		return UV_EINVAL;
 	wire_write_u16(a->query, (uint16_t)a->query_len);

@@ -33,6 +33,8 @@ typedef struct attempt_params {
 	const dns_query_t *query; /* the client's query; only read during attempt_start */
 	uint32_t timeout_ms; /* for the whole attempt, TCP retry included */
 	bool tcp_only;
+	const uint8_t *option; /* an EDNS option to send (ECS), or NULL; copied */
+	size_t option_len;
 	stats_t *stats; /* the worker's counters, outlives the attempt */
 } attempt_params_t;
 

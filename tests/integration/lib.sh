@@ -63,38 +63,62 @@ free_port() {
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # start_standin VAR [standin options...]: starts a stand-in on a free port,
-# sets VAR to the port and VAR_LOG to its query log.
+# sets VAR to the port and VAR_LOG to its query log. A port taken between
+# free_port and bind (erdns binds random source ports too) is retried.
 start_standin() {
-	local var=$1 port
+	local var=$1 port pid try
 	shift
-	port=$(free_port) || exit 1
-	local log="$W/standin-$var.log"
-	: >"$log"
-	"$STANDIN" --listen "127.0.0.1:$port" --log "$log" "$@" >"$W/standin-$var.out" 2>&1 &
-	BG_PIDS+=($!)
-	for _ in $(seq 100); do
-		grep -q ready "$W/standin-$var.out" 2>/dev/null && break
-		sleep 0.05
+	local log="$W/standin-$var.log" out="$W/standin-$var.out"
+	for try in 1 2 3 4 5; do
+		port=$(free_port) || exit 1
+		: >"$log"
+		"$STANDIN" --listen "127.0.0.1:$port" --log "$log" "$@" >"$out" 2>&1 &
+		pid=$!
+		for _ in $(seq 100); do
+			grep -qx ready "$out" 2>/dev/null && break
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		if grep -qx ready "$out"; then
+			BG_PIDS+=("$pid")
+			printf -v "$var" '%s' "$port"
+			printf -v "${var}_LOG" '%s' "$log"
+			return 0
+		fi
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
 	done
-	grep -q ready "$W/standin-$var.out" || { echo "stand-in $var did not start" >&2; cat "$W/standin-$var.out" >&2; exit 1; }
-	printf -v "$var" '%s' "$port"
-	printf -v "${var}_LOG" '%s' "$log"
+	echo "stand-in $var did not start:" >&2
+	cat "$out" >&2
+	exit 1
 }
 
 # Lines in a stand-in's query log (queries it received).
 standin_count() { wc -l <"$1" | tr -d ' '; }
 
 # start_erdns CONFIG: runs erdns serve; waits until it answers on $PORT.
+# If $PORT was taken meanwhile, picks another one, rewrites it in CONFIG
+# and tries again (bounded).
 start_erdns() {
-	"$ERDNS" serve -c "$1" 2>"$W/erdns.log" &
-	ERDNS_PID=$!
-	BG_PIDS+=("$ERDNS_PID")
-	for _ in $(seq 100); do
-		if dig @127.0.0.1 -p "$PORT" +tries=1 +time=1 +short -c CH -t TXT id.server >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$ERDNS_PID" 2>/dev/null || break
-		sleep 0.05
+	local try
+	for try in 1 2 3 4 5; do
+		"$ERDNS" serve -c "$1" 2>"$W/erdns.log" &
+		ERDNS_PID=$!
+		for _ in $(seq 100); do
+			if dig @127.0.0.1 -p "$PORT" +tries=1 +time=1 +short -c CH -t TXT id.server >/dev/null 2>&1; then
+				BG_PIDS+=("$ERDNS_PID")
+				return 0
+			fi
+			kill -0 "$ERDNS_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill "$ERDNS_PID" 2>/dev/null
+		wait "$ERDNS_PID" 2>/dev/null
+		grep -q "already in use" "$W/erdns.log" || break
+		local new
+		new=$(free_port) || break
+		sed -i "s/127\.0\.0\.1:$PORT\b/127.0.0.1:$new/g" "$1"
+		PORT=$new
 	done
 	echo "erdns did not start; log:" >&2
 	cat "$W/erdns.log" >&2

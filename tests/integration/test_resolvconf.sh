@@ -12,7 +12,7 @@ fi
 
 "$STANDIN" --listen 127.53.0.1:53 --id 5 --log "$W/ns.log" >"$W/ns.out" 2>&1 &
 BG_PIDS+=($!)
-for _ in $(seq 100); do grep -q ready "$W/ns.out" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -qx ready "$W/ns.out" && break; sleep 0.05; done
 PORT=$(free_port)
 cat >"$W/resolv.conf" <<'CONF'
 # written by the test

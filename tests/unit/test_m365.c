@@ -132,7 +132,7 @@ static void test_parse_fixture(void **state)
 	assert_string_equal(s->area, "Exchange");
 	assert_int_equal(s->area_bit, M365_AREA_EXCHANGE);
 	assert_int_equal(s->category_bit, M365_CAT_OPTIMIZE);
-	assert_true(s->expressroute && s->required);
+	assert_true(s->is_expressroute && s->is_required);
 	assert_int_equal(s->n_urls, 2);
 	assert_string_equal(s->urls[1].text, "*.outlook.example.com");
 	assert_int_equal(s->urls[1].line, 6);
@@ -257,7 +257,7 @@ static void test_filter_expressroute_false(void **state)
 	(void)state;
 	struct fx f;
 	fx_load(&f, FIXTURE("small.json"));
-	fx_import(&f, (m365_filter_t){ .expressroute = false });
+	fx_import(&f, (m365_filter_t){ .is_expressroute = false });
 	const m365_report_t *r = m365_import_report(f.imp);
 	assert_int_equal(r->sets_selected, 10);
 	assert_int_equal(r->exceptions, 0);
@@ -272,7 +272,7 @@ static void test_filter_service_areas_common_always(void **state)
 	(void)state;
 	struct fx f;
 	fx_load(&f, FIXTURE("small.json"));
-	fx_import(&f, (m365_filter_t){ .expressroute = true, .areas = M365_AREA_EXCHANGE });
+	fx_import(&f, (m365_filter_t){ .is_expressroute = true, .areas = M365_AREA_EXCHANGE });
 	const m365_report_t *r = m365_import_report(f.imp);
 	assert_int_equal(r->sets_selected, 4); /* 1, 2 + Common 46, 100 */
 	assert_int_equal(act(f.rs, "outlook.example.com"), ACT_ER);
@@ -290,7 +290,7 @@ static void test_filter_categories(void **state)
 	(void)state;
 	struct fx f;
 	fx_load(&f, FIXTURE("small.json"));
-	fx_import(&f, (m365_filter_t){ .expressroute = true, .categories = M365_CAT_OPTIMIZE });
+	fx_import(&f, (m365_filter_t){ .is_expressroute = true, .categories = M365_CAT_OPTIMIZE });
 	const m365_report_t *r = m365_import_report(f.imp);
 	assert_int_equal(r->sets_selected, 3); /* 1, 31, 100 */
 	assert_int_equal(act(f.rs, "smtp.example.com"), ACT_DEFAULT); /* Allow */
@@ -305,7 +305,7 @@ static void test_filter_required_only(void **state)
 	(void)state;
 	struct fx f;
 	fx_load(&f, FIXTURE("small.json"));
-	fx_import(&f, (m365_filter_t){ .expressroute = true, .required_only = true });
+	fx_import(&f, (m365_filter_t){ .is_expressroute = true, .is_required_only = true });
 	assert_int_equal(m365_import_report(f.imp)->sets_selected, 6);
 	assert_int_equal(act(f.rs, "smtp.example.com"), ACT_DEFAULT);
 	assert_int_equal(act(f.rs, "outlook.example.com"), ACT_ER);
@@ -435,13 +435,13 @@ static void test_diff(void **state)
 	 * under *.a.example (internet -> ER) */
 	assert_int_equal(n, 4);
 	assert_string_equal(v[0].name, "gone.example");
-	assert_true(v[0].in_old && !v[0].in_new && v[0].old_er && !v[0].new_er);
+	assert_true(v[0].is_in_old && !v[0].is_in_new && v[0].is_old_er && !v[0].is_new_er);
 	assert_string_equal(v[1].name, "net.example");
-	assert_true(v[1].in_old && v[1].in_new && !v[1].old_er && v[1].new_er);
+	assert_true(v[1].is_in_old && v[1].is_in_new && !v[1].is_old_er && v[1].is_new_er);
 	assert_string_equal(v[2].name, "new.example");
-	assert_true(!v[2].in_old && v[2].in_new && !v[2].new_er);
+	assert_true(!v[2].is_in_old && v[2].is_in_new && !v[2].is_new_er);
 	assert_string_equal(v[3].name, "x.a.example");
-	assert_true(!v[3].old_er && v[3].new_er);
+	assert_true(!v[3].is_old_er && v[3].is_new_er);
 	assert_string_equal(v[3].old_rule, "=x.a.example");
 	assert_string_equal(v[3].new_rule, "*.a.example");
 	m365_diff_free(v, n);
@@ -522,7 +522,7 @@ static void test_real_2026(void **state)
 	fx_free(&f);
 
 	fx_load(&f, REAL_2026); /* everything: exact, *. and both globs */
-	fx_import(&f, (m365_filter_t){ .expressroute = false });
+	fx_import(&f, (m365_filter_t){ .is_expressroute = false });
 	r = m365_import_report(f.imp);
 	assert_int_equal(r->rules_exact + r->rules_below + r->rules_glob, 190);
 	assert_int_equal(r->rules_glob, 2);

@@ -96,7 +96,7 @@ static void test_upstream_query(void **state)
 	client_t c;
 	make_client(&c, "Mail.Example.COM.", LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, 4096, true);
 	uint8_t out[512];
-	size_t len = reply_build_upstream_query(&c.q, 0xBEEF, out, sizeof(out));
+	size_t len = reply_build_upstream_query(&c.q, 0xBEEF, NULL, 0, out, sizeof(out));
 	assert_int_equal(len, 12 + 18 + 4 + 11);
 	static const uint8_t header[12] = { 0xBE, 0xEF, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 1 };
 	assert_memory_equal(out, header, 12);
@@ -114,7 +114,7 @@ static void test_upstream_query(void **state)
 	ldns_pkt_free(pkt);
 
 	for (size_t cap = 0; cap < len; cap++)
-		assert_int_equal(reply_build_upstream_query(&c.q, 1, out, cap), 0);
+		assert_int_equal(reply_build_upstream_query(&c.q, 1, NULL, 0, out, cap), 0);
 }
 
 static void test_upstream_query_no_client_edns(void **state)
@@ -124,7 +124,7 @@ static void test_upstream_query_no_client_edns(void **state)
 	make_client(&c, "example.org.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, false);
 	c.q.flags &= (uint16_t)~DNS_FLAG_CD;
 	uint8_t out[512];
-	size_t len = reply_build_upstream_query(&c.q, 7, out, sizeof(out));
+	size_t len = reply_build_upstream_query(&c.q, 7, NULL, 0, out, sizeof(out));
 	assert_int_equal(wire_read_u16(out + 2), DNS_FLAG_RD);
 	/* We still speak EDNS upstream: larger answers, no DO. */
 	ldns_pkt *pkt = must_parse(out, len);
