@@ -9,9 +9,10 @@
  * from the network, so an unkeyed hash (FNV, xxHash with a fixed seed)
  * would let a client aim every name at one hash chain and turn each lookup
  * into a linear scan under a stripe lock. SipHash-1-3 (the variant Rust and
- * CPython use for their tables) costs about 20 ns for a 30-byte key here,
- * a small part of a hit; the full SipHash-2-4 was rejected as twice that
- * for no practical gain in a table that is not a MAC.
+ * CPython use for their tables): encoding and hashing a 39-byte key costs
+ * about 30 ns here (2-vCPU VM), a third of a hit; the full SipHash-2-4 was
+ * rejected as more rounds for no practical gain in a table that is not a
+ * MAC, and a byte-at-a-time reader measured 70 ns.
  */
 #include "cache/key.h"
 

@@ -74,7 +74,8 @@ static int check_question(const uint8_t *resp, size_t len, const cache_key_t *ke
 	const uint8_t *name = resp + *pos;
 	*pos += nlen;
 	if (nlen != key->qname_len || !dname_equal(name, key->qname) ||
-	    wire_read_u16(resp + *pos) != key->qtype || wire_read_u16(resp + *pos + 2) != key->qclass)
+	    wire_read_u16(resp + *pos) != key->qtype ||
+	    wire_read_u16(resp + *pos + 2) != key->qclass)
 		return -EINVAL;
 	*pos += 4;
 	return 0;

@@ -18,9 +18,9 @@
 #include "cli/cli.h"
 #include "routing/m365.h"
 
-#define M365_USAGE                                                                              \
-	"erdns m365 diff OLD.json NEW.json [--expressroute true|false] [--service-areas A,B]\n" \
-	"                [--categories C,D] [--required-only] [--json]\n"                       \
+#define M365_USAGE                                                                                 \
+	"erdns m365 diff OLD.json NEW.json [--expressroute true|false] [--service-areas A,B]\n"    \
+	"                [--categories C,D] [--required-only] [--json]\n"                          \
 	"exit: 0 no change, 3 changes, 1 a list does not load, 2 usage"
 
 enum { OPT_ER = 256, OPT_AREAS, OPT_CATS, OPT_REQUIRED, OPT_JSON, OPT_VERSION };
@@ -52,18 +52,23 @@ static int parse_option(int opt, struct diff_opts *o)
 	switch (opt) {
 	case OPT_ER:
 		if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0)
-			return cli_usage_error(M365_USAGE, "m365: --expressroute takes true or false");
+			return cli_usage_error(M365_USAGE,
+					       "m365: --expressroute takes true or false");
 		o->filter.is_expressroute = strcmp(optarg, "true") == 0;
 		return -1;
 	case OPT_AREAS:
 		if (parse_names(optarg, m365_area_parse, &o->filter.areas) != 0)
-			return cli_usage_error(M365_USAGE, "m365: --service-areas: expected names "
-							   "from %s", m365_area_names());
+			return cli_usage_error(M365_USAGE,
+					       "m365: --service-areas: expected names "
+					       "from %s",
+					       m365_area_names());
 		return -1;
 	case OPT_CATS:
 		if (parse_names(optarg, m365_category_parse, &o->filter.categories) != 0)
-			return cli_usage_error(M365_USAGE, "m365: --categories: expected names "
-							   "from %s", m365_category_names());
+			return cli_usage_error(M365_USAGE,
+					       "m365: --categories: expected names "
+					       "from %s",
+					       m365_category_names());
 		return -1;
 	case OPT_REQUIRED:
 		o->filter.is_required_only = true;
@@ -85,16 +90,16 @@ static int parse_option(int opt, struct diff_opts *o)
 static int parse_args(int argc, char **argv, struct diff_opts *o)
 {
 	static const struct option options[] = {
-		{ "expressroute", required_argument, NULL, OPT_ER },
-		{ "service-areas", required_argument, NULL, OPT_AREAS },
-		{ "categories", required_argument, NULL, OPT_CATS },
-		{ "required-only", no_argument, NULL, OPT_REQUIRED },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
+	    {"expressroute", required_argument, NULL, OPT_ER},
+	    {"service-areas", required_argument, NULL, OPT_AREAS},
+	    {"categories", required_argument, NULL, OPT_CATS},
+	    {"required-only", no_argument, NULL, OPT_REQUIRED},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
-	*o = (struct diff_opts){ .filter = ER_M365_FILTER_DEFAULT };
+	*o = (struct diff_opts){.filter = ER_M365_FILTER_DEFAULT};
 	optind = 1;
 	opterr = 0;
 	int opt, rc;
@@ -193,8 +198,8 @@ static cJSON *change_json(const m365_change_t *c)
 
 static int print_json(const m365_change_t *v, size_t n)
 {
-	static const char *const keys[] = { "added", "removed", "moved" };
-	bool (*const picks[])(const m365_change_t *) = { is_added, is_removed, is_moved };
+	static const char *const keys[] = {"added", "removed", "moved"};
+	bool (*const picks[])(const m365_change_t *) = {is_added, is_removed, is_moved};
 	cJSON *root = cJSON_CreateObject();
 	for (size_t k = 0; root != NULL && k < 3; k++) {
 		cJSON *arr = cJSON_AddArrayToObject(root, keys[k]);

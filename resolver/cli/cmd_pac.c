@@ -19,9 +19,9 @@
 #include "routing/m365.h"
 #include "routing/pac.h"
 
-#define PAC_USAGE                                                                         \
-	"erdns pac [-c FILE] --proxy \"PROXY host:port\" [--direct GROUP,...]\n"          \
-	"  DIRECT: names routed to a chain that starts with GROUP (default: the first\n" \
+#define PAC_USAGE                                                                                  \
+	"erdns pac [-c FILE] --proxy \"PROXY host:port\" [--direct GROUP,...]\n"                   \
+	"  DIRECT: names routed to a chain that starts with GROUP (default: the first\n"           \
 	"  group of every m365 route's via); all other names: the --proxy value"
 
 enum { OPT_PROXY = 256, OPT_DIRECT, OPT_VERSION };
@@ -33,14 +33,14 @@ struct pac_opts {
 static int parse_args(int argc, char **argv, struct pac_opts *o)
 {
 	static const struct option options[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "proxy", required_argument, NULL, OPT_PROXY },
-		{ "direct", required_argument, NULL, OPT_DIRECT },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"proxy", required_argument, NULL, OPT_PROXY},
+	    {"direct", required_argument, NULL, OPT_DIRECT},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
-	*o = (struct pac_opts){ .config = ER_CONFIG_DEFAULT_PATH };
+	*o = (struct pac_opts){.config = ER_CONFIG_DEFAULT_PATH};
 	optind = 1;
 	opterr = 0;
 	int opt;
@@ -54,9 +54,11 @@ static int parse_args(int argc, char **argv, struct pac_opts *o)
 		else if (opt == 'h')
 			return printf("usage: %s\n", PAC_USAGE) < 0 ? ER_EXIT_INVALID : ER_EXIT_OK;
 		else if (opt == OPT_VERSION)
-			return printf("erdns %s\n", ERDNS_VERSION) < 0 ? ER_EXIT_INVALID : ER_EXIT_OK;
+			return printf("erdns %s\n", ERDNS_VERSION) < 0 ? ER_EXIT_INVALID
+								       : ER_EXIT_OK;
 		else
-			return cli_usage_error(PAC_USAGE, "pac: unknown or incomplete option \"%s\"",
+			return cli_usage_error(PAC_USAGE,
+					       "pac: unknown or incomplete option \"%s\"",
 					       argv[optind - 1]);
 	}
 	if (optind < argc)
@@ -65,9 +67,11 @@ static int parse_args(int argc, char **argv, struct pac_opts *o)
 		return cli_usage_error(PAC_USAGE, "pac: --proxy is required, e.g. --proxy "
 						  "\"PROXY proxy.example:8080; DIRECT\"");
 	if (pac_proxy_check(o->proxy) != 0)
-		return cli_usage_error(PAC_USAGE, "pac: --proxy \"%s\" is not a PAC result (\"PROXY "
-						  "host:port\", \"SOCKS5 host:port\", \"DIRECT\", "
-						  "joined by \"; \")", o->proxy);
+		return cli_usage_error(PAC_USAGE,
+				       "pac: --proxy \"%s\" is not a PAC result (\"PROXY "
+				       "host:port\", \"SOCKS5 host:port\", \"DIRECT\", "
+				       "joined by \"; \")",
+				       o->proxy);
 	return -1;
 }
 
@@ -80,7 +84,8 @@ static int groups_from_list(const config_t *c, const char *list, bool *is_group)
 	     tok = strtok_r(NULL, ",", &save)) {
 		int g = config_group_index(c, tok);
 		if (g < 0) {
-			fprintf(stderr, "erdns: pac: --direct: unknown upstream group \"%s\"\n", tok);
+			fprintf(stderr, "erdns: pac: --direct: unknown upstream group \"%s\"\n",
+				tok);
 			rc = -1;
 		} else {
 			is_group[g] = true;
@@ -93,8 +98,10 @@ static int groups_from_list(const config_t *c, const char *list, bool *is_group)
 static int groups_from_m365(const config_t *c, bool *is_group)
 {
 	if (c->n_m365 == 0) {
-		fprintf(stderr, "erdns: pac: %s has no m365 route; name the DIRECT groups with "
-				"--direct GROUP,...\n", c->path);
+		fprintf(stderr,
+			"erdns: pac: %s has no m365 route; name the DIRECT groups with "
+			"--direct GROUP,...\n",
+			c->path);
 		return -1;
 	}
 	for (size_t i = 0; i < c->n_m365; i++)
@@ -128,14 +135,14 @@ static int write_pac(const config_t *c, const struct pac_opts *o, const bool *is
 		snprintf(comment, sizeof(comment), "from %s: DIRECT = names routed to %s", c->path,
 			 groups);
 		pac_args_t args = {
-			.rules = router_rules_const(c->router, -1),
-			.is_direct = is_direct,
-			.n_actions = c->n_chains,
-			.is_default_direct = is_direct[c->default_chain],
-			.proxy = o->proxy,
-			.local_zones = zones,
-			.n_local_zones = zoneset_count(c->zones),
-			.comment = comment,
+		    .rules = router_rules_const(c->router, -1),
+		    .is_direct = is_direct,
+		    .n_actions = c->n_chains,
+		    .is_default_direct = is_direct[c->default_chain],
+		    .proxy = o->proxy,
+		    .local_zones = zones,
+		    .n_local_zones = zoneset_count(c->zones),
+		    .comment = comment,
 		};
 		rc = pac_write(&args, stdout);
 	}

@@ -40,20 +40,23 @@ struct parse_ctx {
 	size_t errlen;
 };
 
-static const struct {
+struct name_bit {
 	const char *name;
 	unsigned bit;
-} areas[] = {
-	{ "Exchange", M365_AREA_EXCHANGE },
-	{ "SharePoint", M365_AREA_SHAREPOINT },
-	{ "Skype", M365_AREA_SKYPE },
-	{ "Common", M365_AREA_COMMON },
-},
-  categories[] = {
-	  { "Optimize", M365_CAT_OPTIMIZE },
-	  { "Allow", M365_CAT_ALLOW },
-	  { "Default", M365_CAT_DEFAULT },
-  };
+};
+
+static const struct name_bit areas[] = {
+    {"Exchange", M365_AREA_EXCHANGE},
+    {"SharePoint", M365_AREA_SHAREPOINT},
+    {"Skype", M365_AREA_SKYPE},
+    {"Common", M365_AREA_COMMON},
+};
+
+static const struct name_bit categories[] = {
+    {"Optimize", M365_CAT_OPTIMIZE},
+    {"Allow", M365_CAT_ALLOW},
+    {"Default", M365_CAT_DEFAULT},
+};
 
 /* ---- names ---- */
 
@@ -135,7 +138,7 @@ void m365_url_probe(const char *url, char *out, size_t outlen)
 /* ---- parsing ---- */
 
 static int parse_error(const struct parse_ctx *pc, const cJSON *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int parse_error(const struct parse_ctx *pc, const cJSON *at, const char *fmt, ...)
 {
@@ -164,8 +167,10 @@ static const cJSON *member(const struct parse_ctx *pc, const cJSON *obj, size_t 
 		return NULL;
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (m == NULL && required)
-		*rc = parse_error(pc, obj, "endpoint set [%zu]: missing \"%s\"; is this an "
-					   "/endpoints/{instance} list?", i, key);
+		*rc = parse_error(pc, obj,
+				  "endpoint set [%zu]: missing \"%s\"; is this an "
+				  "/endpoints/{instance} list?",
+				  i, key);
 	else if (m != NULL && !is(m))
 		*rc = parse_error(pc, m, "endpoint set [%zu]: \"%s\" must be %s", i, key, type);
 	return *rc == 0 ? m : NULL;
@@ -180,9 +185,10 @@ static int parse_urls(const struct parse_ctx *pc, const cJSON *urls, size_t i, m
 		return -ENOMEM;
 	for (const cJSON *u = urls->child; u != NULL; u = u->next) {
 		if (!cJSON_IsString(u) || u->valuestring[0] == '\0')
-			return parse_error(pc, u, "endpoint set [%zu] (id %d): urls[%zu]: "
-						  "expected a non-empty string", i, (int)s->id,
-					   s->n_urls);
+			return parse_error(pc, u,
+					   "endpoint set [%zu] (id %d): urls[%zu]: "
+					   "expected a non-empty string",
+					   i, (int)s->id, s->n_urls);
 		m365_url_t *url = &s->urls[s->n_urls++];
 		url->text = strdup(u->valuestring);
 		if (url->text == NULL)
@@ -196,8 +202,10 @@ static int parse_id(const struct parse_ctx *pc, const cJSON *id, size_t i, m365_
 {
 	double d = id->valuedouble;
 	if (d < 0 || d > INT32_MAX || d != (double)(int32_t)d)
-		return parse_error(pc, id, "endpoint set [%zu]: \"id\" must be an integer "
-					   "0..%d", i, INT32_MAX);
+		return parse_error(pc, id,
+				   "endpoint set [%zu]: \"id\" must be an integer "
+				   "0..%d",
+				   i, INT32_MAX);
 	s->id = (int32_t)d;
 	return 0;
 }
@@ -209,9 +217,11 @@ static int parse_set(const struct parse_ctx *pc, const cJSON *obj, size_t i, m36
 		return parse_error(pc, obj, "endpoint set [%zu]: expected an object", i);
 	json_pos_of(pc->pos, obj, &s->line, &s->col);
 	const cJSON *id = member(pc, obj, i, "id", cJSON_IsNumber, "a number", true, &rc);
-	const cJSON *area = member(pc, obj, i, "serviceArea", cJSON_IsString, "a string", true, &rc);
+	const cJSON *area =
+	    member(pc, obj, i, "serviceArea", cJSON_IsString, "a string", true, &rc);
 	const cJSON *cat = member(pc, obj, i, "category", cJSON_IsString, "a string", true, &rc);
-	const cJSON *er = member(pc, obj, i, "expressRoute", cJSON_IsBool, "true or false", true, &rc);
+	const cJSON *er =
+	    member(pc, obj, i, "expressRoute", cJSON_IsBool, "true or false", true, &rc);
 	const cJSON *req = member(pc, obj, i, "required", cJSON_IsBool, "true or false", true, &rc);
 	const cJSON *urls = member(pc, obj, i, "urls", cJSON_IsArray, "an array", false, &rc);
 	if (rc == 0)
@@ -237,8 +247,9 @@ static int check_unique_ids(const struct parse_ctx *pc, const m365_list_t *l, co
 	for (size_t i = 0; i < l->n_sets; i++, el = el->next) {
 		for (size_t j = 0; j < i; j++) {
 			if (l->sets[j].id == l->sets[i].id)
-				return parse_error(pc, el, "endpoint set [%zu]: id %d already used "
-							   "by endpoint set [%zu] (line %u)",
+				return parse_error(pc, el,
+						   "endpoint set [%zu]: id %d already used "
+						   "by endpoint set [%zu] (line %u)",
 						   i, (int)l->sets[i].id, j, l->sets[j].line);
 		}
 	}
@@ -248,9 +259,11 @@ static int check_unique_ids(const struct parse_ctx *pc, const m365_list_t *l, co
 static int parse_root(const struct parse_ctx *pc, const cJSON *root, m365_list_t *l)
 {
 	if (!cJSON_IsArray(root))
-		return parse_error(pc, root, "expected an array of endpoint sets (the "
-					     "/endpoints/{instance} format); got %s",
-				   cJSON_IsObject(root) ? "an object (an error reply?)" : "something else");
+		return parse_error(pc, root,
+				   "expected an array of endpoint sets (the "
+				   "/endpoints/{instance} format); got %s",
+				   cJSON_IsObject(root) ? "an object (an error reply?)"
+							: "something else");
 	if (root->child == NULL)
 		return parse_error(pc, root, "no endpoint sets: refusing an empty list");
 	l->sets = calloc((size_t)cJSON_GetArraySize(root), sizeof(*l->sets));
@@ -265,8 +278,7 @@ static int parse_root(const struct parse_ctx *pc, const cJSON *root, m365_list_t
 	return check_unique_ids(pc, l, root);
 }
 
-int m365_list_parse(const char *text, const char *name, m365_list_t **out, char *err,
-		    size_t errlen)
+int m365_list_parse(const char *text, const char *name, m365_list_t **out, char *err, size_t errlen)
 {
 	cJSON *root = NULL;
 	json_pos_t *pos = NULL;
@@ -281,7 +293,7 @@ int m365_list_parse(const char *text, const char *name, m365_list_t **out, char 
 	int rc = json_pos_parse(text, &root, &pos, msg, sizeof(msg));
 	if (rc == -EINVAL)
 		snprintf(err, errlen, "%s:%s", name, msg);
-	struct parse_ctx pc = { .name = name, .pos = pos, .err = err, .errlen = errlen };
+	struct parse_ctx pc = {.name = name, .pos = pos, .err = err, .errlen = errlen};
 	if (rc == 0)
 		rc = parse_root(&pc, root, l);
 	if (rc == -ENOMEM)

@@ -21,7 +21,7 @@
 
 #include "routing/ruleset.h"
 
-#define ER_M365_FILE_MAX (16u << 20) /* the 2026 Worldwide list is 25 KB */
+#define ER_M365_FILE_MAX    (16u << 20) /* the 2026 Worldwide list is 25 KB */
 #define ER_M365_PROBE_LABEL "probe"
 
 /* Service areas and categories as filter bits. *_OTHER stands for a value
@@ -42,16 +42,16 @@ enum {
 
 /* Which endpoint sets an import selects. Zero bits mean "every one". */
 typedef struct m365_filter {
-	bool is_expressroute; /* true (the default): only sets flagged expressRoute */
+	bool is_expressroute;  /* true (the default): only sets flagged expressRoute */
 	bool is_required_only; /* only sets with "required": true */
-	unsigned areas; /* M365_AREA_*; Common is always added when non-zero */
-	unsigned categories; /* M365_CAT_* */
+	unsigned areas;	       /* M365_AREA_*; Common is always added when non-zero */
+	unsigned categories;   /* M365_CAT_* */
 } m365_filter_t;
 
-#define ER_M365_FILTER_DEFAULT ((m365_filter_t){ .is_expressroute = true })
+#define ER_M365_FILTER_DEFAULT ((m365_filter_t){.is_expressroute = true})
 
 typedef struct m365_url {
-	char *text; /* as written in the file */
+	char *text;	    /* as written in the file */
 	uint32_t line, col; /* where it is in the file */
 } m365_url_t;
 
@@ -110,15 +110,15 @@ void m365_url_probe(const char *url, char *out, size_t outlen);
 typedef struct m365_report {
 	size_t sets_read, sets_selected;
 	size_t rules_exact, rules_below, rules_glob; /* rules added, by shape */
-	size_t exceptions; /* exception rules added */
+	size_t exceptions;			     /* exception rules added */
 	size_t both_ways; /* URLs selected in one set and left out in another */
 } m365_report_t;
 
 typedef struct m365_import_args {
 	const m365_list_t *list;
 	m365_filter_t filter;
-	ruleset_t *rules; /* where the rules go */
-	uint32_t action; /* of the selected URLs' rules */
+	ruleset_t *rules;	 /* where the rules go */
+	uint32_t action;	 /* of the selected URLs' rules */
 	uint32_t default_action; /* of the exception rules */
 } m365_import_args_t;
 
@@ -154,8 +154,8 @@ void m365_import_print(const m365_import_t *imp, FILE *out, int indent);
  * route differs (a wildcard that grew or shrank shows up this way).
  */
 typedef struct m365_change {
-	char *name; /* the probe name */
-	char *url; /* the URL it stands for (first seen: NEW, then OLD) */
+	char *name;		   /* the probe name */
+	char *url;		   /* the URL it stands for (first seen: NEW, then OLD) */
 	bool is_in_old, is_in_new; /* listed in the file */
 	bool is_old_er, is_new_er; /* routed to the selected (ExpressRoute) path */
 	char *old_rule, *new_rule; /* deciding pattern, NULL: the default path */

@@ -42,8 +42,11 @@ static int side_build(const m365_list_t *l, const m365_filter_t *f, struct side 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	m365_import_args_t args = { .list = l, .filter = *f, .rules = s->rules,
-				    .action = ROUTE_ER, .default_action = ROUTE_INTERNET };
+	m365_import_args_t args = {.list = l,
+				   .filter = *f,
+				   .rules = s->rules,
+				   .action = ROUTE_ER,
+				   .default_action = ROUTE_INTERNET};
 	return m365_import(&args, &s->imp, err, errlen);
 }
 
@@ -109,7 +112,7 @@ static void change_clear(m365_change_t *c)
 	free(c->url);
 	free(c->old_rule);
 	free(c->new_rule);
-	*c = (m365_change_t){ 0 };
+	*c = (m365_change_t){0};
 }
 
 /* Fills c for one probe name (group g[0..n) of the sorted probes); returns
@@ -118,7 +121,7 @@ static int compare_one(const struct side *old, const struct side *new, const str
 		       size_t n, m365_change_t *c)
 {
 	const char *old_rule, *new_rule;
-	*c = (m365_change_t){ 0 };
+	*c = (m365_change_t){0};
 	for (size_t i = 0; i < n; i++) {
 		c->is_in_new |= g[i].is_new;
 		c->is_in_old |= !g[i].is_new;
@@ -161,7 +164,7 @@ static int compare_all(const struct side *old, const struct side *new, struct pr
 int m365_diff(const m365_list_t *old_list, const m365_list_t *new_list, const m365_filter_t *f,
 	      m365_change_t **out, size_t *n, char *err, size_t errlen)
 {
-	struct side old = { 0 }, new = { 0 };
+	struct side old = {0}, new = {0};
 	size_t total = url_count(old_list) + url_count(new_list);
 	struct probe *v = NULL;
 	m365_change_t *changes = NULL;

@@ -61,7 +61,7 @@ struct run {
 };
 
 static const char *strvec_push(struct strvec *sv, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static const char *strvec_push(struct strvec *sv, const char *fmt, ...)
 {
@@ -108,8 +108,7 @@ static int nomem(const struct run *r)
 	return -ENOMEM;
 }
 
-static int url_error(const struct run *r, const m365_set_t *s, const m365_url_t *u,
-		     const char *msg)
+static int url_error(const struct run *r, const m365_set_t *s, const m365_url_t *u, const char *msg)
 {
 	snprintf(r->err, r->errlen, "%s:%u:%u: endpoint set id %d: url \"%.100s\": %s",
 		 r->imp->file, u->line, u->col, (int)s->id, u->text, msg);
@@ -133,12 +132,12 @@ static int add_rule(const struct run *r, ruleset_t *rs, const m365_set_t *s, con
 	char pattern[ER_DNAME_TEXT_MAX], msg[300];
 	m365_url_pattern(u->text, pattern, sizeof(pattern));
 	rule_origin_t origin = {
-		.kind = RULE_ORIGIN_M365,
-		.file = r->imp->file,
-		.line = u->line,
-		.col = u->col,
-		.m365_set_id = s->id,
-		.detail = detail,
+	    .kind = RULE_ORIGIN_M365,
+	    .file = r->imp->file,
+	    .line = u->line,
+	    .col = u->col,
+	    .m365_set_id = s->id,
+	    .detail = detail,
 	};
 	size_t before = ruleset_count(rs);
 	int rc = ruleset_add(rs, pattern, action, &origin, msg, sizeof(msg));
@@ -207,7 +206,7 @@ static struct ref *collect_refs(const m365_import_args_t *a, size_t *n)
 		const m365_set_t *s = m365_list_set(a->list, i);
 		bool sel = m365_filter_selects(&a->filter, s);
 		for (size_t u = 0; u < s->n_urls; u++, k++)
-			refs[k] = (struct ref){ s, &s->urls[u], k, sel };
+			refs[k] = (struct ref){s, &s->urls[u], k, sel};
 	}
 	qsort(refs, total, sizeof(*refs), ref_cmp);
 	*n = total;
@@ -281,7 +280,7 @@ static int walk_groups(const struct run *r, const struct ref *refs, size_t n)
 int m365_import(const m365_import_args_t *args, m365_import_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	struct run r = { .args = args, .err = err, .errlen = errlen };
+	struct run r = {.args = args, .err = err, .errlen = errlen};
 	struct ref *refs = NULL;
 	size_t n = 0;
 	r.imp = calloc(1, sizeof(*r.imp));

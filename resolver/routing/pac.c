@@ -40,8 +40,8 @@ static bool is_token_char(char c)
 /* One "KIND host:port" or "DIRECT" element. */
 static int check_element(const char *e, size_t len)
 {
-	static const char *const kinds[] = { "PROXY ", "HTTP ", "HTTPS ", "SOCKS ", "SOCKS4 ",
-					     "SOCKS5 " };
+	static const char *const kinds[] = {"PROXY ", "HTTP ",	 "HTTPS ",
+					    "SOCKS ", "SOCKS4 ", "SOCKS5 "};
 	if (len == 6 && strncmp(e, "DIRECT", 6) == 0)
 		return 0;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -93,10 +93,10 @@ static struct test *build_tests(const pac_args_t *a, size_t *n)
 		return NULL;
 	}
 	for (size_t i = 0; i < a->n_local_zones; i++)
-		t[k++] = (struct test){ a->local_zones[i], RULE_SUBTREE, false, NULL };
+		t[k++] = (struct test){a->local_zones[i], RULE_SUBTREE, false, NULL};
 	for (size_t i = 0; i < nrules; i++)
-		t[k++] = (struct test){ rules[i]->pattern, rules[i]->kind,
-					rule_direct(a, rules[i]), rules[i] };
+		t[k++] = (struct test){rules[i]->pattern, rules[i]->kind, rule_direct(a, rules[i]),
+				       rules[i]};
 	free(rules);
 	while (k > 0 && t[k - 1].is_direct == a->is_default_direct)
 		k--;

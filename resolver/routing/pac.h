@@ -19,8 +19,8 @@ typedef struct pac_args {
 	const ruleset_t *rules;
 	const bool *is_direct; /* indexed by rule action; n_actions entries */
 	size_t n_actions;
-	bool is_default_direct; /* names no rule matches */
-	const char *proxy; /* the non-direct result, checked by pac_proxy_check */
+	bool is_default_direct;		/* names no rule matches */
+	const char *proxy;		/* the non-direct result, checked by pac_proxy_check */
 	const char *const *local_zones; /* apexes answered locally: tested first, to proxy */
 	size_t n_local_zones;
 	const char *comment; /* one line for the header, may be NULL */

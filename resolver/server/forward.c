@@ -269,17 +269,19 @@ static void try_next_server(forward_t *fw)
 	}
 }
 
-/* select_order falls back to every server when none is usable, which is
- * right for the last group (trying beats failing) but not before it: a
- * group whose servers are all known down is skipped at once (SPEC 2.1). */
-static void drop_unusable(forward_t *fw, const server_health_t *health, uint64_t now)
+/* Queries never wait on a server marked down: probes (probe.c) find out
+ * when it is back. select_order still offers trial-due servers and, when
+ * none is usable, every server; the last group keeps that fallback (trying
+ * beats failing), earlier groups are skipped at once (SPEC 2.1). */
+static void drop_down_servers(forward_t *fw, const server_health_t *health)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < fw->order_n; i++) {
-		if (health_is_usable(&health[fw->order[i]], now))
+		if (!health[fw->order[i]].is_down)
 			fw->order[kept++] = fw->order[i];
 	}
-	fw->order_n = kept;
+	if (kept > 0 || !is_last_group(fw))
+		fw->order_n = kept;
 }
 
 static void start_group(forward_t *fw)
@@ -307,8 +309,7 @@ static void start_group(forward_t *fw)
 	fw->order_n = select_order(g->select, health, g->n_servers, cursor, random_u32(), now,
 				   fw->order);
 	fw->order_i = 0;
-	if (!is_last_group(fw))
-		drop_unusable(fw, health, now);
+	drop_down_servers(fw, health);
 	try_next_server(fw);
 }
 

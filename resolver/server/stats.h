@@ -28,6 +28,7 @@
 	X(failovers, "queries moved to the next group of their chain")                     \
 	X(servers_down, "servers marked down")                                             \
 	X(servers_up, "servers marked up again")                                           \
+	X(probes_sent, "health probes sent to servers marked down")                        \
 	X(servfail_sent, "SERVFAIL replies after the chain failed")                        \
 	X(truncated_sent, "replies truncated to the client's size (TC=1)")                 \
 	X(overload_dropped, "queries dropped: too many in flight")                         \

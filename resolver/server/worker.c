@@ -14,15 +14,19 @@
 
 #include "util/log.h"
 
+#define ER_PROBE_TICK_MS 100 /* probe schedule resolution; probe waits are >= 100 ms */
+
 static void upstream_table_free(upstream_table_t *t)
 {
+	probe_table_cancel(t);
+	free(t->probes);
 	free(t->health);
 	free(t->first);
 	free(t->rr_cursor);
 	memset(t, 0, sizeof(*t));
 }
 
-static int upstream_table_build(upstream_table_t *t, const config_t *c)
+static int upstream_table_build(upstream_table_t *t, worker_t *w, const config_t *c)
 {
 	size_t total = 0;
 	for (size_t g = 0; g < c->n_groups; g++)
@@ -41,6 +45,11 @@ static int upstream_table_build(upstream_table_t *t, const config_t *c)
 	}
 	for (size_t i = 0; i < total; i++)
 		health_init(&t->health[i]);
+	t->n_servers = total;
+	if (probe_table_init(t, w, c) < 0) {
+		upstream_table_free(t);
+		return UV_ENOMEM;
+	}
 	return 0;
 }
 
@@ -58,7 +67,7 @@ static void take_handover(worker_t *w)
 	if (next == NULL)
 		return;
 	upstream_table_t table = { 0 };
-	if (upstream_table_build(&table, next) < 0) {
+	if (upstream_table_build(&table, w, next) < 0) {
 		log_error("worker %u: out of memory applying the new configuration", w->index);
 		config_unref(next);
 		return;
@@ -80,8 +89,15 @@ static void begin_stop(worker_t *w)
 		tcp_listener_close(&w->tcp[i]);
 	}
 	forward_cancel_all(w);
+	probe_table_cancel(&w->upstreams);
 	tcp_conn_close_all(w);
+	uv_close((uv_handle_t *)&w->probe_timer, NULL);
 	uv_close((uv_handle_t *)&w->wakeup, NULL);
+}
+
+static void on_probe_timer(uv_timer_t *timer)
+{
+	probe_tick(timer->data);
 }
 
 static void on_wakeup(uv_async_t *async)
@@ -102,7 +118,7 @@ int worker_init(worker_t *w, unsigned index, config_t *config, const int *udp_fd
 	memcpy(w->tcp_fds, tcp_fds, n_listen * sizeof(int));
 	atomic_init(&w->stop_requested, false);
 	pthread_mutex_init(&w->handover_lock, NULL);
-	int rc = upstream_table_build(&w->upstreams, config);
+	int rc = upstream_table_build(&w->upstreams, w, config);
 	if (rc < 0)
 		return rc;
 	w->config = config_ref(config);
@@ -156,8 +172,12 @@ int worker_start(worker_t *w)
 		return rc;
 	}
 	w->wakeup.data = w;
+	uv_timer_init(&w->loop, &w->probe_timer); /* cannot fail for timers */
+	w->probe_timer.data = w;
+	uv_timer_start(&w->probe_timer, on_probe_timer, ER_PROBE_TICK_MS, ER_PROBE_TICK_MS);
 	rc = uv_thread_create(&w->thread, run, w);
 	if (rc < 0) {
+		uv_close((uv_handle_t *)&w->probe_timer, NULL);
 		uv_close((uv_handle_t *)&w->wakeup, NULL);
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->loop);

@@ -47,9 +47,13 @@ typedef struct client {
 	tcp_conn_t *conn; /* TCP: the connection (kept alive by tcp_conn_hold) */
 } client_t;
 
+typedef struct probe probe_t;
+
 /* Upstream health for one configuration snapshot, per worker. */
 typedef struct upstream_table {
 	server_health_t *health; /* all groups' servers, group after group */
+	probe_t *probes; /* one slot per server, parallel to health[] */
+	size_t n_servers;
 	size_t *first; /* index of group g's first server in health[] */
 	uint32_t *rr_cursor; /* round-robin position per group */
 } upstream_table_t;
@@ -61,6 +65,7 @@ struct worker {
 	uv_thread_t thread;
 	uv_loop_t loop;
 	uv_async_t wakeup;
+	uv_timer_t probe_timer;
 	atomic_bool stop_requested;
 	pthread_mutex_t handover_lock;
 	config_t *handover; /* a new snapshot waiting to be taken, under the lock */
@@ -96,6 +101,13 @@ void worker_swap_config(worker_t *w, config_t *config);
 
 /* The per-snapshot upstream table: health of server s of group g. */
 server_health_t *worker_health(worker_t *w, size_t group, size_t server);
+
+/* health probes (probe.c): every server marked down is asked ". NS" on
+ * its probe schedule until it answers; queries never wait on it meanwhile. */
+int probe_table_init(upstream_table_t *t, worker_t *w, const config_t *c);
+/* Cancels probes in flight; their callbacks will not run. */
+void probe_table_cancel(upstream_table_t *t);
+void probe_tick(worker_t *w);
 
 /* listeners (udp_listener.c, tcp_listener.c) */
 int udp_listener_start(udp_listener_t *l, worker_t *w, int fd);

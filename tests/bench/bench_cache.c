@@ -61,7 +61,7 @@ static uint64_t clock_ns(clockid_t id)
 static size_t make_resp(const name_rec_t *n, uint8_t *out)
 {
 	static const uint8_t hdr[12] = { 0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0 };
-	static const uint8_t rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1 };
+	static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1};
 	size_t p = 0;
 	memcpy(out, hdr, sizeof(hdr));
 	p += sizeof(hdr);
@@ -84,7 +84,7 @@ static void insert_name(cache_t *c, uint32_t i, uint64_t now)
 {
 	uint8_t resp[RESP_MAX];
 	cache_key_t k = key_of(i);
-	cache_insert_params_t p = { .key = &k, .resp = resp, .resp_len = make_resp(&names[i], resp) };
+	cache_insert_params_t p = {.key = &k, .resp = resp, .resp_len = make_resp(&names[i], resp)};
 	int rc = cache_insert(c, &p, now);
 	if (rc < 0) {
 		fprintf(stderr, "insert: %d\n", rc);
@@ -103,7 +103,8 @@ static void *worker(void *arg)
 	while (!stop_flag) {
 		for (int b = 0; b < 256; b++) {
 			x = x * 1664525u + 1013904223u;
-			uint32_t i = j->workload == 0 ? (x >> 8) % HOT : zipf_draws[(x >> 8) % DRAWS];
+			uint32_t i =
+			    j->workload == 0 ? (x >> 8) % HOT : zipf_draws[(x >> 8) % DRAWS];
 			cache_key_t k = key_of(i);
 			if (cache_lookup(j->cache, &k, 1000, &copy) != CACHE_HIT)
 				insert_name(j->cache, i, 1000);

@@ -42,10 +42,23 @@ check_eq "m365 --help exits 0" 0 "$("$ERDNS" m365 --help >/dev/null; echo $?)"
 SRV="$W/srv"
 mkdir -p "$SRV/version" "$SRV/endpoints"
 serve_version() { printf '{"instance":"Worldwide","latest":"%s"}' "$1" >"$SRV/version/Worldwide"; }
-HTTP_PORT=$(free_port)
-(cd "$SRV" && exec python3 -m http.server --bind 127.0.0.1 "$HTTP_PORT") 2>"$W/http.log" >/dev/null &
-BG_PIDS+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$HTTP_PORT/" >/dev/null && break; sleep 0.05; done
+# A port taken between free_port and bind is retried, as start_standin does.
+for _ in 1 2 3 4 5; do
+	HTTP_PORT=$(free_port) || exit 1
+	(cd "$SRV" && exec python3 -m http.server --bind 127.0.0.1 "$HTTP_PORT") 2>"$W/http.log" >/dev/null &
+	http_pid=$!
+	for _ in $(seq 100); do
+		curl -fs "http://127.0.0.1:$HTTP_PORT/" >/dev/null && break
+		kill -0 "$http_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$http_pid" 2>/dev/null && curl -fs "http://127.0.0.1:$HTTP_PORT/" >/dev/null && break
+	kill "$http_pid" 2>/dev/null
+	wait "$http_pid" 2>/dev/null
+	http_pid=""
+done
+[ -n "$http_pid" ] || { echo "the local web service did not start" >&2; cat "$W/http.log" >&2; exit 1; }
+BG_PIDS+=("$http_pid")
 endpoint_gets() { grep -c 'GET /endpoints/Worldwide' "$W/http.log"; }
 
 # erdns with the old list installed.

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <ldns/ldns.h>
 #include <uv.h>
 
@@ -568,7 +569,38 @@ static struct mode_choice mode_current(const struct standin *s)
 	return parsed;
 }
 
-/* "<udp|tcp> <qname lower-case, no trailing dot> <TYPE>", flushed at once. */
+/* " ecs=ADDR/PREFIX" when the query carries an EDNS Client Subnet option
+ * (RFC 7871), so tests can see whether erdns leaked or announced a subnet. */
+static void format_ecs(const ldns_pkt *query, char *out, size_t len)
+{
+	out[0] = '\0';
+	const ldns_rdf *opts = ldns_pkt_edns_data(query);
+	if (opts == NULL)
+		return;
+	const uint8_t *p = ldns_rdf_data(opts);
+	size_t n = ldns_rdf_size(opts), pos = 0;
+	while (pos + 4 <= n) {
+		uint16_t code = (uint16_t)(p[pos] << 8 | p[pos + 1]);
+		size_t olen = (size_t)(p[pos + 2] << 8 | p[pos + 3]);
+		if (pos + 4 + olen > n)
+			return;
+		if (code == 8 && olen >= 4) {
+			const uint8_t *o = p + pos + 4;
+			uint8_t addr[16] = { 0 };
+			size_t alen = olen - 4 > 16 ? 16 : olen - 4;
+			memcpy(addr, o + 4, alen);
+			char text[INET6_ADDRSTRLEN] = "?";
+			int family = (o[0] << 8 | o[1]) == 1 ? AF_INET : AF_INET6;
+			inet_ntop(family, addr, text, sizeof(text));
+			snprintf(out, len, " ecs=%s/%u", text, o[2]);
+			return;
+		}
+		pos += 4 + olen;
+	}
+}
+
+/* "<udp|tcp> <qname lower-case, no trailing dot> <TYPE>[ ecs=A/N]", flushed
+ * at once. */
 static void query_log(const struct standin *s, const struct dest *d, const ldns_pkt *query)
 {
 	if (!s->log)
@@ -582,7 +614,9 @@ static void query_log(const struct standin *s, const struct dest *d, const ldns_
 	char text[ER_DNAME_TEXT_MAX];
 	dname_to_text(wire, text);
 	char *type = ldns_rr_type2str(ldns_rr_get_type(q));
-	fprintf(s->log, "%s %s %s\n", d->conn ? "tcp" : "udp", text, type ? type : "?");
+	char ecs[80];
+	format_ecs(query, ecs, sizeof(ecs));
+	fprintf(s->log, "%s %s %s%s\n", d->conn ? "tcp" : "udp", text, type ? type : "?", ecs);
 	fflush(s->log);
 	free(type);
 }

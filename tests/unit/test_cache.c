@@ -344,7 +344,7 @@ static void test_ttl_clamps(void **state)
 static void test_ttl_zero_not_cached(void **state)
 {
 	fixture_t *f = *state;
-	spec_t sp = { .qname = "zero.example.com.", .an = { "zero.example.com. 0 IN A 192.0.2.1" } };
+	spec_t sp = {.qname = "zero.example.com.", .an = {"zero.example.com. 0 IN A 192.0.2.1"}};
 	cache_key_t k = make_key(f, "zero.example.com.", DNS_TYPE_A, 0, false, false);
 	assert_int_equal(insert(f, &sp, &k, false, T0), -ENOMSG);
 }
@@ -431,10 +431,10 @@ static void test_negative_nodata(void **state)
 static void test_negative_nodata_after_cname(void **state)
 {
 	fixture_t *f = *state; /* min_ttl_s 60 must not raise a negative TTL */
-	spec_t sp = { .qname = "alias.example.com.",
-		      .qtype = LDNS_RR_TYPE_AAAA,
-		      .an = { "alias.example.com. 3600 IN CNAME v4only.example.net." },
-		      .ns = { "example.net. 3600 IN SOA ns.example.net. h.example.net. 1 2 3 4 30" } };
+	spec_t sp = {.qname = "alias.example.com.",
+		     .qtype = LDNS_RR_TYPE_AAAA,
+		     .an = {"alias.example.com. 3600 IN CNAME v4only.example.net."},
+		     .ns = {"example.net. 3600 IN SOA ns.example.net. h.example.net. 1 2 3 4 30"}};
 	cache_key_t k = make_key(f, "alias.example.com.", DNS_TYPE_AAAA, 0, false, false);
 	assert_int_equal(insert(f, &sp, &k, false, T0), 0);
 	assert_int_equal(first_ttl(f, &k, T0), 30);
@@ -548,7 +548,7 @@ static void test_stale_ttl_never_above_stored(void **state)
 static void test_prefetch_once(void **state)
 {
 	fixture_t *f = *state;
-	spec_t sp = { .qname = "www.example.com.", .an = { "www.example.com. 100 IN A 192.0.2.1" } };
+	spec_t sp = {.qname = "www.example.com.", .an = {"www.example.com. 100 IN A 192.0.2.1"}};
 	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false);
 	assert_int_equal(insert(f, &sp, &k, false, T0), 0);
 	cache_copy_t copy;

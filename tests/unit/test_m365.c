@@ -30,8 +30,8 @@
 enum { ACT_DEFAULT = 0, ACT_ER = 1, ACT_OPERATOR = 2 };
 
 #define FIXTURE(name) ERDNS_FIXTURES "/m365/" name
-#define REAL_2026 ERDNS_FIXTURES "/../../../shared/data/m365-endpoints-worldwide.json"
-#define REAL_2022 \
+#define REAL_2026     ERDNS_FIXTURES "/../../../shared/data/m365-endpoints-worldwide.json"
+#define REAL_2022                                                                                  \
 	ERDNS_FIXTURES "/../../../shared/data/m365-endpoints-worldwide-circa2022-with-ipv6.json"
 
 /* A loaded list, its ruleset and its import. */
@@ -55,8 +55,11 @@ static void fx_load(struct fx *f, const char *path)
 static void fx_import(struct fx *f, m365_filter_t filter)
 {
 	char err[512];
-	m365_import_args_t args = { .list = f->list, .filter = filter, .rules = f->rs,
-				    .action = ACT_ER, .default_action = ACT_DEFAULT };
+	m365_import_args_t args = {.list = f->list,
+				   .filter = filter,
+				   .rules = f->rs,
+				   .action = ACT_ER,
+				   .default_action = ACT_DEFAULT};
 	int rc = m365_import(&args, &f->imp, err, sizeof(err));
 	if (rc != 0)
 		fail_msg("import: %s", err);
@@ -257,7 +260,7 @@ static void test_filter_expressroute_false(void **state)
 	(void)state;
 	struct fx f;
 	fx_load(&f, FIXTURE("small.json"));
-	fx_import(&f, (m365_filter_t){ .is_expressroute = false });
+	fx_import(&f, (m365_filter_t){.is_expressroute = false});
 	const m365_report_t *r = m365_import_report(f.imp);
 	assert_int_equal(r->sets_selected, 10);
 	assert_int_equal(r->exceptions, 0);
@@ -272,7 +275,7 @@ static void test_filter_service_areas_common_always(void **state)
 	(void)state;
 	struct fx f;
 	fx_load(&f, FIXTURE("small.json"));
-	fx_import(&f, (m365_filter_t){ .is_expressroute = true, .areas = M365_AREA_EXCHANGE });
+	fx_import(&f, (m365_filter_t){.is_expressroute = true, .areas = M365_AREA_EXCHANGE});
 	const m365_report_t *r = m365_import_report(f.imp);
 	assert_int_equal(r->sets_selected, 4); /* 1, 2 + Common 46, 100 */
 	assert_int_equal(act(f.rs, "outlook.example.com"), ACT_ER);
@@ -290,9 +293,9 @@ static void test_filter_categories(void **state)
 	(void)state;
 	struct fx f;
 	fx_load(&f, FIXTURE("small.json"));
-	fx_import(&f, (m365_filter_t){ .is_expressroute = true, .categories = M365_CAT_OPTIMIZE });
+	fx_import(&f, (m365_filter_t){.is_expressroute = true, .categories = M365_CAT_OPTIMIZE});
 	const m365_report_t *r = m365_import_report(f.imp);
-	assert_int_equal(r->sets_selected, 3); /* 1, 31, 100 */
+	assert_int_equal(r->sets_selected, 3);			      /* 1, 31, 100 */
 	assert_int_equal(act(f.rs, "smtp.example.com"), ACT_DEFAULT); /* Allow */
 	assert_int_equal(act(f.rs, "x.officeapps.example.org"), ACT_DEFAULT);
 	assert_int_equal(act(f.rs, "x.sharepoint.example"), ACT_ER);
@@ -305,7 +308,7 @@ static void test_filter_required_only(void **state)
 	(void)state;
 	struct fx f;
 	fx_load(&f, FIXTURE("small.json"));
-	fx_import(&f, (m365_filter_t){ .is_expressroute = true, .is_required_only = true });
+	fx_import(&f, (m365_filter_t){.is_expressroute = true, .is_required_only = true});
 	assert_int_equal(m365_import_report(f.imp)->sets_selected, 6);
 	assert_int_equal(act(f.rs, "smtp.example.com"), ACT_DEFAULT);
 	assert_int_equal(act(f.rs, "outlook.example.com"), ACT_ER);
@@ -329,8 +332,11 @@ static void test_filter_names(void **state)
 static void add_domain(ruleset_t *rs, const char *pattern, uint32_t action)
 {
 	char err[256];
-	rule_origin_t o = { .kind = RULE_ORIGIN_DOMAINS, .file = "erdns.json", .line = 3,
-			    .col = 7, .m365_set_id = -1 };
+	rule_origin_t o = {.kind = RULE_ORIGIN_DOMAINS,
+			   .file = "erdns.json",
+			   .line = 3,
+			   .col = 7,
+			   .m365_set_id = -1};
 	int rc = ruleset_add(rs, pattern, action, &o, err, sizeof(err));
 	if (rc != 0)
 		fail_msg("%s: %s", pattern, err);
@@ -370,7 +376,7 @@ static void expect_bad(const char *file, const char *needle)
 	if (rc == 0) { /* a bad URL is found by the import */
 		ruleset_t *rs = ruleset_new();
 		m365_import_t *imp = NULL;
-		m365_import_args_t a = { .list = l, .filter = ER_M365_FILTER_DEFAULT, .rules = rs };
+		m365_import_args_t a = {.list = l, .filter = ER_M365_FILTER_DEFAULT, .rules = rs};
 		rc = m365_import(&a, &imp, err, sizeof(err));
 		assert_null(imp);
 		ruleset_free(rs);
@@ -400,10 +406,11 @@ static void test_malformed(void **state)
 	assert_int_equal(m365_list_load(FIXTURE("does-not-exist.json"), &l, err, sizeof(err)),
 			 -ENOENT);
 	assert_non_null(strstr(err, "cannot read"));
-	assert_int_equal(m365_list_parse("[{\"id\": 1.5, \"serviceArea\": \"Common\", \"category\": "
-					 "\"Allow\", \"expressRoute\": true, \"required\": true}]",
-					 "t.json", &l, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    m365_list_parse("[{\"id\": 1.5, \"serviceArea\": \"Common\", \"category\": "
+			    "\"Allow\", \"expressRoute\": true, \"required\": true}]",
+			    "t.json", &l, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "t.json:1:9: endpoint set [0]: \"id\" must be an integer"));
 }
 
@@ -413,12 +420,14 @@ static void test_diff(void **state)
 {
 	(void)state;
 	static const char *old_text =
-	    "[{\"id\":1,\"serviceArea\":\"Exchange\",\"category\":\"Optimize\",\"expressRoute\":true,"
+	    "[{\"id\":1,\"serviceArea\":\"Exchange\",\"category\":\"Optimize\",\"expressRoute\":"
+	    "true,"
 	    "\"required\":true,\"urls\":[\"*.a.example\",\"keep.example\",\"gone.example\"]},"
 	    " {\"id\":2,\"serviceArea\":\"Common\",\"category\":\"Default\",\"expressRoute\":false,"
 	    "\"required\":true,\"urls\":[\"x.a.example\",\"net.example\"]}]";
 	static const char *new_text =
-	    "[{\"id\":1,\"serviceArea\":\"Exchange\",\"category\":\"Optimize\",\"expressRoute\":true,"
+	    "[{\"id\":1,\"serviceArea\":\"Exchange\",\"category\":\"Optimize\",\"expressRoute\":"
+	    "true,"
 	    "\"required\":true,\"urls\":[\"*.a.example\",\"keep.example\",\"net.example\"]},"
 	    " {\"id\":3,\"serviceArea\":\"Common\",\"category\":\"Default\",\"expressRoute\":false,"
 	    "\"required\":true,\"urls\":[\"new.example\"]}]";
@@ -522,7 +531,7 @@ static void test_real_2026(void **state)
 	fx_free(&f);
 
 	fx_load(&f, REAL_2026); /* everything: exact, *. and both globs */
-	fx_import(&f, (m365_filter_t){ .is_expressroute = false });
+	fx_import(&f, (m365_filter_t){.is_expressroute = false});
 	r = m365_import_report(f.imp);
 	assert_int_equal(r->rules_exact + r->rules_below + r->rules_glob, 190);
 	assert_int_equal(r->rules_glob, 2);
@@ -557,24 +566,24 @@ static void test_real_2022(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url_shapes),
-		cmocka_unit_test(test_parse_fixture),
-		cmocka_unit_test(test_default_import_shapes),
-		cmocka_unit_test(test_exceptions),
-		cmocka_unit_test(test_er_name_under_internet_wildcard),
-		cmocka_unit_test(test_both_ways),
-		cmocka_unit_test(test_filter_expressroute_false),
-		cmocka_unit_test(test_filter_service_areas_common_always),
-		cmocka_unit_test(test_filter_categories),
-		cmocka_unit_test(test_filter_required_only),
-		cmocka_unit_test(test_filter_names),
-		cmocka_unit_test(test_operator_rules_win_at_equal_specificity),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_ruleset_list_order),
-		cmocka_unit_test(test_pac_proxy_check),
-		cmocka_unit_test(test_real_2026),
-		cmocka_unit_test(test_real_2022),
+	    cmocka_unit_test(test_url_shapes),
+	    cmocka_unit_test(test_parse_fixture),
+	    cmocka_unit_test(test_default_import_shapes),
+	    cmocka_unit_test(test_exceptions),
+	    cmocka_unit_test(test_er_name_under_internet_wildcard),
+	    cmocka_unit_test(test_both_ways),
+	    cmocka_unit_test(test_filter_expressroute_false),
+	    cmocka_unit_test(test_filter_service_areas_common_always),
+	    cmocka_unit_test(test_filter_categories),
+	    cmocka_unit_test(test_filter_required_only),
+	    cmocka_unit_test(test_filter_names),
+	    cmocka_unit_test(test_operator_rules_win_at_equal_specificity),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_ruleset_list_order),
+	    cmocka_unit_test(test_pac_proxy_check),
+	    cmocka_unit_test(test_real_2026),
+	    cmocka_unit_test(test_real_2022),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
