@@ -260,6 +260,7 @@ static void try_next_server(forward_t *fw)
 		.option = ecs_len ? ecs : NULL,
 		.option_len = ecs_len,
 		.stats = &w->stats,
+		.tcp_pool = w->tcp_pool,
 	};
 	fw->attempt = attempt_start(&w->loop, &params, on_attempt_done, fw);
 	if (fw->attempt == NULL) {

@@ -97,6 +97,7 @@ static void probe_start(probe_t *p, uint64_t now)
 		.timeout_ms = g->timeout_ms,
 		.tcp_only = g->tcp == TCP_MODE_ALWAYS,
 		.stats = &w->stats,
+		.tcp_pool = w->tcp_pool,
 	};
 	health_on_trial_started(worker_health(w, p->group, p->server), now);
 	p->attempt = attempt_start(&w->loop, &params, on_probe_done, p);

@@ -72,6 +72,7 @@ struct worker {
 
 	config_t *config; /* the snapshot new queries use (one reference) */
 	upstream_table_t upstreams;
+	struct tcp_pool *tcp_pool; /* upstream TCP connections, shared by attempts */
 
 	size_t n_listen;
 	int udp_fds[ER_LISTEN_MAX], tcp_fds[ER_LISTEN_MAX];

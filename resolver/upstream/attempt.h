@@ -17,6 +17,7 @@
 #include "server/stats.h"
 
 typedef struct attempt attempt_t;
+struct tcp_pool;
 
 /*
  * status 0: resp/len is a valid answer to the question (any rcode), valid
@@ -36,6 +37,8 @@ typedef struct attempt_params {
 	const uint8_t *option; /* an EDNS option to send (ECS), or NULL; copied */
 	size_t option_len;
 	stats_t *stats; /* the worker's counters, outlives the attempt */
+	struct tcp_pool *tcp_pool; /* the worker's upstream TCP connections, or NULL
+				    * for a connection of the attempt's own */
 } attempt_params_t;
 
 /* Starts an attempt; cb runs exactly once unless attempt_cancel is called
