@@ -32,16 +32,17 @@
  * published traces); a global min-heap by expiry (log n on every insert).
  *
  * Threads: shared with lock striping, S = 16 by default. Measured with
- * tests/bench/bench_cache (medians of 5 runs, CPU time per operation; a
- * 2-vCPU VM that was also running another team's dnsperf benchmark, load
- * average 5-7, so wall-clock throughput was noisy; docs/cache.md has the
- * table):
- *   hits, 1000 hot names:       shared-16  88 ns/op (1 thread), 88 (2), 111 (4)
- *                               one lock   87, 77, 150 (and wall throughput
- *                               falls when threads queue on the futex)
- *                               per-thread 76, 82, 87
- *   Zipf mix, 200k names, 16 MB: hit ratio shared-16 97.7/98.2/96.5 %,
- *                               per-thread caches (16 MB split) 96.5/89.3/81.7 %
+ * tests/bench/bench_cache (medians of 5 runs, CPU time per operation, two
+ * full runs; a 2-vCPU VM also running another team's dnsperf benchmark,
+ * load average 5-7, so wall-clock throughput was too noisy to quote;
+ * docs/cache.md has the table). CPU ns per hit, 1000 hot names,
+ * 1 / 2 / 4 threads:
+ *   shared, 16 stripes  75-88 / 88-95 / 111-128
+ *   shared, one lock    72-87 / 77-95 / 150-160
+ *   private per thread  75-76 / 82-88 /  87-98
+ * Hit ratio, Zipf(1) over 200k names in 16 MB, 1 / 2 / 4 threads:
+ *   shared (either)     96.2-98.2 % at every thread count
+ *   private (16 MB / N) 96.4-96.5 / 88.7-89.3 / 81.7-82.1 %
  * Per-worker shards cost nothing in locking but lose hit ratio as workers
  * grow (every worker must hold the popular names in 1/N of the memory:
  * SO_REUSEPORT spreads one client's questions over all of them), make

@@ -24,7 +24,7 @@
 #include "util/random.h"
 #include "util/sockaddr.h"
 
-#define ER_GROUP_BUDGET_MS 900 /* < 1000: the Windows DNS client's retry */
+#define ER_GROUP_BUDGET_MS 800 /* < 1000 (the Windows DNS client retries after 1 s), minus room for the next group to answer */
 #define ER_REPLY_MAX 65535
 /* Passes over the last group's servers while query time is left: a lost
  * datagram deserves another try, but a synchronous failure must not spin. */
