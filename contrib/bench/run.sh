@@ -322,7 +322,7 @@ stop_server() {
 
 server_version() {
 	case $1 in
-	erdns) echo "erdns $("$ERDNS" --version 2>&1 | awk '{print $NF; exit}') (${ERDNS#"$ROOT/"}; the repository was at git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes') when the script ran)" ;;
+	erdns) echo "erdns $("$ERDNS" --version 2>&1 | awk '{print $NF; exit}') (${ERDNS#"$ROOT/"}, the repository at git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes') when the script ran)" ;;
 	unbound) unbound -V 2>&1 | awk '/^Version/ { print "Unbound " $2; exit }' ;;
 	dnsmasq) dnsmasq --version | awk 'NR == 1 { print "dnsmasq " $3 }' ;;
 	dnsdist) dnsdist --version 2>&1 | awk 'NR == 1 { print "dnsdist " $2 }' ;;

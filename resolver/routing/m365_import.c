@@ -222,6 +222,8 @@ static int report_both_ways(const struct run *r, const struct ref *g, size_t n)
 		if (!g[i].is_selected && left == NULL)
 			left = &g[i];
 	}
+	if (sel == NULL || left == NULL)
+		return 0; /* not flagged both ways after all */
 	r->imp->report.both_ways++;
 	if (!strvec_push(&r->imp->both_ways, "%s (selected in set %d, left out in set %d)",
 			 sel->url->text, (int)sel->set->id, (int)left->set->id))

@@ -8,7 +8,7 @@
 # stays. Also `erdns m365 diff` exit codes.
 . "$(dirname "$0")/lib.sh"
 
-command -v curl >/dev/null || { echo "SKIPPED: curl is not installed"; exit 0; }
+command -v curl >/dev/null || { echo "FAIL: curl is required (contrib/dev.sh installs it)"; exit 1; }
 FX="$SRCDIR/tests/fixtures/m365"
 REFRESH="$SRCDIR/contrib/m365-refresh.sh"
 

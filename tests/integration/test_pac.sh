@@ -7,7 +7,7 @@
 # trailing dot, --direct, and the usage errors.
 . "$(dirname "$0")/lib.sh"
 
-command -v node >/dev/null || { echo "SKIPPED: node is not installed"; exit 0; }
+command -v node >/dev/null || { echo "FAIL: node is required (contrib/dev.sh installs nodejs)"; exit 1; }
 LIST="${ERDNS_M365_LIST:-$SRCDIR/../shared/data/m365-endpoints-worldwide.json}"
 if [ -r "$LIST" ]; then
 	OVERRIDE=outlook.office.com
