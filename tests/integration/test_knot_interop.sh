@@ -4,7 +4,6 @@
 # a large RRset over the real server's TC=1 -> TCP path, NXDOMAIN with SOA.
 . "$(dirname "$0")/lib.sh"
 
-KPORT=$(free_port)
 mkdir -p "$W/knot"
 cat >"$W/knot/office365.test.zone" <<'ZONE'
 $ORIGIN office365.test.
@@ -17,7 +16,12 @@ outlook.ha   CNAME outlook.ms-acdc
 outlook.ms-acdc A 198.51.100.21
 ZONE
 for i in $(seq 1 90); do echo "many A 198.18.1.$i" >>"$W/knot/office365.test.zone"; done
-cat >"$W/knot/knot.conf" <<CONF
+# start_knot: knotd on a free port (retried if the port is taken meanwhile).
+start_knot() {
+	local try pid
+	for try in 1 2 3 4 5; do
+		KPORT=$(free_port) || exit 1
+		cat >"$W/knot/knot.conf" <<CONF
 server:
     listen: 127.0.0.1@$KPORT
     rundir: "$W/knot"
@@ -31,12 +35,24 @@ log:
   - target: stderr
     any: warning
 CONF
-knotd -c "$W/knot/knot.conf" 2>"$W/knot/knotd.log" &
-BG_PIDS+=($!)
-for _ in $(seq 100); do
-	kdig @127.0.0.1 -p "$KPORT" +short +timeout=1 +retry=0 SOA office365.test 2>/dev/null | grep -q hostmaster && break
-	sleep 0.05
-done
+		knotd -c "$W/knot/knot.conf" 2>"$W/knot/knotd.log" &
+		pid=$!
+		for _ in $(seq 100); do
+			if kdig @127.0.0.1 -p "$KPORT" +short +timeout=1 +retry=0 SOA office365.test 2>/dev/null | grep -q hostmaster; then
+				BG_PIDS+=("$pid")
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	echo "knotd did not start:" >&2
+	cat "$W/knot/knotd.log" >&2
+	exit 1
+}
+start_knot
 
 PORT=$(free_port)
 cat >"$W/erdns.json" <<JSON
