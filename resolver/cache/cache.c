@@ -385,8 +385,10 @@ cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain)
 
 static uint32_t served_ttl(uint32_t stored, uint32_t elapsed_s, bool is_stale)
 {
+	/* RFC 8767 4: a stale answer carries 30 s, whatever its records had:
+	 * the client re-asks soon, by which time the upstream may be back. */
 	if (is_stale)
-		return stored < ER_CACHE_STALE_TTL_S ? stored : ER_CACHE_STALE_TTL_S;
+		return ER_CACHE_STALE_TTL_S;
 	return stored > elapsed_s ? stored - elapsed_s : 0;
 }
 

@@ -108,7 +108,7 @@ void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms);
  * Finds key. HIT: the response is copied to copy->out with copy->id and
  * TTLs decremented by the whole seconds spent in the cache (never below 0).
  * STALE: copied only when copy->want_stale, with every TTL
- * min(stored, ER_CACHE_STALE_TTL_S). A copy is a complete response (header,
+ * ER_CACHE_STALE_TTL_S (RFC 8767 4). A copy is a complete response (header,
  * question as first received, records; no OPT) ready for reply_finalize.
  * If copy->cap is too short nothing is copied and MISS is returned.
  * Parses nothing and allocates nothing.

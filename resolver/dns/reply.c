@@ -335,3 +335,14 @@ size_t reply_build_txt(const dns_query_t *q, const char *text, uint8_t *out, siz
 		put_opt(p, 0, q->edns_do, ER_EDE_NONE);
 	return need;
 }
+
+size_t reply_finalize_forwarded(const dns_query_t *q, const uint8_t *resp, size_t resp_len,
+				int ede, size_t limit, uint8_t *out, size_t cap)
+{
+	size_t len = reply_finalize(q, resp, resp_len, ede, limit, out, cap);
+	if (len > 0) {
+		uint16_t flags = wire_read_u16(out + 2);
+		wire_write_u16(out + 2, (uint16_t)((flags | DNS_FLAG_RA) & ~DNS_FLAG_AA));
+	}
+	return len;
+}

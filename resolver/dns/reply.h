@@ -73,6 +73,14 @@ size_t reply_finalize(const dns_query_t *q, const uint8_t *resp, size_t resp_len
 		      size_t limit, uint8_t *out, size_t cap);
 
 /*
+ * reply_finalize for an answer erdns obtained from an upstream or its cache:
+ * additionally RA=1 and AA=0, because erdns answers as a recursive service,
+ * not as the authority behind it (as Unbound does for forwarded answers).
+ */
+size_t reply_finalize_forwarded(const dns_query_t *q, const uint8_t *resp, size_t resp_len,
+				int ede, size_t limit, uint8_t *out, size_t cap);
+
+/*
  * A CHAOS-class TXT answer (AA=1, TTL 0) with one string split into
  * <=255-byte character-strings, for id.server, version.server, hostname.bind
  * and the routing check. Returns the length, 0 if cap is short.

@@ -23,6 +23,7 @@
 #include "util/log.h"
 #include "util/random.h"
 #include "util/sockaddr.h"
+#include "dns/dname.h"
 
 #define ER_GROUP_BUDGET_MS 800 /* < 1000 (the Windows DNS client retries after 1 s), minus room for the next group to answer */
 #define ER_REPLY_MAX 65535
@@ -35,9 +36,13 @@ _Static_assert(ER_GROUP_BUDGET_MS < 1000, "failover must beat the client's 1 s r
 struct forward {
 	worker_t *worker;
 	forward_t *prev, *next;
+	forward_t *bucket_next; /* coalescing table chain */
 	config_t *config; /* the snapshot this query started with (one reference) */
-	client_t client;
-	dns_query_t q; /* points into pkt */
+	waiter_t *waiters; /* clients to answer; none for a prefetch */
+	unsigned n_waiters;
+	uint32_t hash; /* of the question and route: coalescing key */
+	bool is_shared; /* coalesced and cached (not with ECS passed through) */
+	dns_query_t q; /* what is asked upstream; points into pkt */
 	uint32_t chain;
 	size_t chain_pos;
 	uint8_t order[ER_GROUP_MAX_SERVERS];
@@ -75,6 +80,17 @@ static server_health_t *health_of(forward_t *fw, size_t server)
 	return worker_health(fw->worker, current_group_index(fw), server);
 }
 
+static void bucket_remove(forward_t *fw)
+{
+	forward_t **link = &fw->worker->inflight_buckets[fw->hash & (ER_INFLIGHT_BUCKETS - 1)];
+	while (*link && *link != fw)
+		link = &(*link)->bucket_next;
+	if (*link)
+		*link = fw->bucket_next;
+}
+
+/* Unlinks fw from the worker's lists and frees it; its waiters must have
+ * been answered or dropped already. */
 static void unlink_and_free(forward_t *fw)
 {
 	worker_t *w = fw->worker;
@@ -85,49 +101,58 @@ static void unlink_and_free(forward_t *fw)
 	if (fw->next)
 		fw->next->prev = fw->prev;
 	w->n_inflight--;
-	if (fw->client.conn)
-		tcp_conn_release(fw->client.conn);
+	if (fw->is_shared)
+		bucket_remove(fw);
 	config_unref(fw->config);
 	free(fw);
 }
 
-static void reply_and_finish(forward_t *fw, const uint8_t *msg, size_t len)
+static cache_key_t key_of(const forward_t *fw)
 {
-	if (len > 0)
-		query_reply(fw->worker, &fw->client, msg, len);
-	unlink_and_free(fw);
+	return cache_key_from_query(&fw->q, fw->chain);
 }
 
+/* The chain failed: an expired answer within serve_stale_s beats SERVFAIL
+ * (RFC 8767), marked with EDE 3; otherwise SERVFAIL with EDE 22 or 23. */
 static void fail(forward_t *fw)
 {
+	worker_t *w = fw->worker;
+	if (fw->is_shared && fw->waiters) {
+		cache_key_t key = key_of(fw);
+		cache_copy_t copy = { .out = reply_buf, .cap = sizeof(reply_buf), .want_stale = true };
+		if (cache_lookup(w->cache, &key, uv_now(&w->loop), &copy) != CACHE_MISS &&
+		    copy.len > 0) {
+			w->stats.stale_sent += fw->n_waiters;
+			waiters_answer(w, fw->waiters, reply_buf, copy.len, EDE_STALE_ANSWER);
+			fw->waiters = NULL;
+			unlink_and_free(fw);
+			return;
+		}
+	}
 	int ede = fw->saw_timeout		 ? EDE_NO_REACHABLE_AUTHORITY
 		  : fw->saw_network_error ? EDE_NETWORK_ERROR
 					 : ER_EDE_NONE;
-	fw->worker->stats.servfail_sent++;
-	size_t len = reply_build_error(&fw->q, DNS_RCODE_SERVFAIL, ede, reply_buf,
-				       sizeof(reply_buf));
-	reply_and_finish(fw, reply_buf, len);
+	waiters_fail(w, fw->waiters, ede);
+	fw->waiters = NULL;
+	unlink_and_free(fw);
 }
 
 static void relay(forward_t *fw, const uint8_t *resp, size_t len)
 {
-	size_t limit = reply_size_limit(&fw->q, fw->client.conn != NULL);
-	size_t out = reply_finalize(&fw->q, resp, len, ER_EDE_NONE, limit, reply_buf,
-				    sizeof(reply_buf));
-	if (out == 0) {
-		fw->saw_network_error = true;
-		fail(fw);
-		return;
+	worker_t *w = fw->worker;
+	if (fw->is_shared) {
+		cache_key_t key = key_of(fw);
+		cache_insert_params_t ins = {
+			.key = &key,
+			.resp = resp,
+			.resp_len = len,
+			.is_fallback = fw->chain_pos > 0,
+		};
+		cache_insert(w->cache, &ins, uv_now(&w->loop)); /* "not cacheable" is fine */
 	}
-	/* erdns answers as a recursive service, not as the authority behind it
-	 * (as Unbound does for forwarded answers): RA=1, AA=0. */
-	uint16_t flags = wire_read_u16(reply_buf + 2);
-	wire_write_u16(reply_buf + 2, (uint16_t)((flags | DNS_FLAG_RA) & ~DNS_FLAG_AA));
-	bool was_cut = (wire_read_u16(reply_buf + 2) & DNS_FLAG_TC) &&
-		       !(wire_read_u16(resp + 2) & DNS_FLAG_TC);
-	if (was_cut)
-		fw->worker->stats.truncated_sent++;
-	reply_and_finish(fw, reply_buf, out);
+	waiters_answer(w, fw->waiters, resp, len, ER_EDE_NONE);
+	fw->waiters = NULL;
+	unlink_and_free(fw);
 }
 
 static bool is_last_group(const forward_t *fw)
@@ -314,38 +339,131 @@ static void start_group(forward_t *fw)
 	try_next_server(fw);
 }
 
-void forward_start(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len,
-		   const dns_query_t *q, uint32_t chain)
+/* FNV-1a over the case-folded question and the route: which forwards may
+ * share one upstream query (equality is checked in full afterwards). */
+static uint32_t question_hash(const dns_query_t *q, uint32_t chain)
 {
-	if (w->n_inflight >= ER_MAX_INFLIGHT) {
-		w->stats.overload_dropped++;
-		return;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < q->qname_len; i++) {
+		uint8_t c = q->qname[i];
+		h = (h ^ (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) * 16777619u;
 	}
+	uint32_t rest[] = { q->qtype, q->qclass, chain, q->edns_do, (q->flags & DNS_FLAG_CD) != 0 };
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+		h = (h ^ rest[i]) * 16777619u;
+	return h;
+}
+
+static bool same_question(const forward_t *fw, const dns_query_t *q, uint32_t chain)
+{
+	return fw->chain == chain && fw->q.qtype == q->qtype && fw->q.qclass == q->qclass &&
+	       fw->q.edns_do == q->edns_do &&
+	       (fw->q.flags & DNS_FLAG_CD) == (q->flags & DNS_FLAG_CD) &&
+	       dname_equal(fw->q.qname, q->qname);
+}
+
+/* An identical question on the same route already asked upstream, under
+ * the current snapshot, with room for one more waiter. */
+static forward_t *find_inflight(worker_t *w, const dns_query_t *q, uint32_t chain,
+				uint32_t hash)
+{
+	for (forward_t *fw = w->inflight_buckets[hash & (ER_INFLIGHT_BUCKETS - 1)]; fw;
+	     fw = fw->bucket_next) {
+		if (fw->hash == hash && fw->config == w->config &&
+		    fw->n_waiters < ER_MAX_WAITERS && same_question(fw, q, chain))
+			return fw;
+	}
+	return NULL;
+}
+
+/* `ecs: pass` makes the answer depend on the client's subnet: such a query
+ * neither shares an upstream query nor touches the cache. */
+static bool is_shareable(const worker_t *w, const dns_query_t *q, uint32_t chain)
+{
+	const config_chain_t *c = &w->config->chains[chain];
+	return !(q->ecs && w->config->groups[c->groups[0]].ecs == ECS_PASS);
+}
+
+static bool join_inflight(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len,
+			  const dns_query_t *q, uint32_t chain, uint32_t hash)
+{
+	forward_t *fw = find_inflight(w, q, chain, hash);
+	if (fw == NULL)
+		return false;
+	if (client) {
+		waiter_t *wt = waiter_new(client, pkt, len, q);
+		if (wt == NULL)
+			return true; /* dropped: out of memory */
+		waiter_set_next(wt, fw->waiters);
+		fw->waiters = wt;
+		fw->n_waiters++;
+		w->stats.coalesced++;
+	}
+	return true; /* a prefetch of a question in flight is already done */
+}
+
+static forward_t *forward_new(worker_t *w, const uint8_t *pkt, size_t len, const dns_query_t *q,
+			      uint32_t chain)
+{
 	forward_t *fw = malloc(sizeof(*fw) + len);
-	if (fw == NULL) {
-		w->stats.overload_dropped++;
-		return;
-	}
+	if (fw == NULL)
+		return NULL;
 	memset(fw, 0, sizeof(*fw));
 	memcpy(fw->pkt, pkt, len);
 	fw->pkt_len = len;
 	fw->q = *q;
 	fw->q.qname = fw->pkt + (q->qname - pkt); /* q points into pkt: rebase */
-	if (q->ecs)
-		fw->q.ecs = fw->pkt + (q->ecs - pkt);
+	fw->q.ecs = q->ecs ? fw->pkt + (q->ecs - pkt) : NULL;
 	fw->worker = w;
 	fw->config = config_ref(w->config);
-	fw->client = *client;
-	if (client->conn)
-		tcp_conn_hold(client->conn);
 	fw->chain = chain;
 	fw->deadline_ms = uv_now(&w->loop) + w->config->query_timeout_ms;
+	return fw;
+}
+
+static void track(worker_t *w, forward_t *fw)
+{
 	fw->next = w->inflight;
 	if (w->inflight)
 		w->inflight->prev = fw;
 	w->inflight = fw;
 	w->n_inflight++;
+	if (fw->is_shared) {
+		forward_t **bucket = &w->inflight_buckets[fw->hash & (ER_INFLIGHT_BUCKETS - 1)];
+		fw->bucket_next = *bucket;
+		*bucket = fw;
+	}
+}
+
+void forward_start(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len,
+		   const dns_query_t *q, uint32_t chain)
+{
+	bool shared = is_shareable(w, q, chain);
+	uint32_t hash = shared ? question_hash(q, chain) : 0;
+	if (shared && join_inflight(w, client, pkt, len, q, chain, hash))
+		return;
+	if (w->n_inflight >= ER_MAX_INFLIGHT) {
+		w->stats.overload_dropped++;
+		return;
+	}
+	forward_t *fw = forward_new(w, pkt, len, q, chain);
+	waiter_t *wt = client ? waiter_new(client, pkt, len, q) : NULL;
+	if (fw == NULL || (client && wt == NULL)) {
+		w->stats.overload_dropped++;
+		if (fw)
+			config_unref(fw->config);
+		free(fw);
+		waiters_drop(wt);
+		return;
+	}
+	fw->waiters = wt;
+	fw->n_waiters = wt ? 1 : 0;
+	fw->is_shared = shared;
+	fw->hash = hash;
+	track(w, fw);
 	w->stats.forwarded++;
+	if (client == NULL)
+		w->stats.prefetches++;
 	start_group(fw);
 }
 
@@ -355,6 +473,8 @@ void forward_cancel_all(worker_t *w)
 		forward_t *fw = w->inflight;
 		if (fw->attempt)
 			attempt_cancel(fw->attempt);
+		waiters_drop(fw->waiters);
+		fw->waiters = NULL;
 		unlink_and_free(fw);
 	}
 }

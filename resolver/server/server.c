@@ -29,6 +29,7 @@ typedef struct server {
 	uv_loop_t loop;
 	uv_signal_t sig_int, sig_term, sig_hup;
 	config_t *config;
+	cache_t *cache; /* shared by the workers (lock-striped, cache.c) */
 	worker_t *workers;
 	unsigned n_workers;
 } server_t;
@@ -113,6 +114,17 @@ static bool same_listeners(const config_t *a, const config_t *b)
 	return true;
 }
 
+static bool same_chains(const config_t *a, const config_t *b)
+{
+	if (a->n_chains != b->n_chains)
+		return false;
+	for (size_t i = 0; i < a->n_chains; i++) {
+		if (strcmp(a->chains[i].text, b->chains[i].text) != 0)
+			return false;
+	}
+	return true;
+}
+
 static void reload(server_t *s)
 {
 	char err[ER_CONFIG_ERR_MAX];
@@ -126,6 +138,12 @@ static void reload(server_t *s)
 	if (next->threads != s->config->threads)
 		log_warn("reload: threads changed; restart erdns to apply it");
 	log_set_level(next->log_level);
+	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
+	if (!same_chains(s->config, next)) {
+		/* Entries are keyed by chain index; the indexes just changed meaning. */
+		size_t n = cache_flush_all(s->cache);
+		log_info("reload: routes changed, %zu cache entries flushed", n);
+	}
 	for (unsigned i = 0; i < s->n_workers; i++)
 		worker_swap_config(&s->workers[i], next);
 	config_unref(s->config);
@@ -162,7 +180,8 @@ static int start_workers(server_t *s, int *fds)
 			udp[k] = fds[i * per_worker + 2 * k];
 			tcp[k] = fds[i * per_worker + 2 * k + 1];
 		}
-		int rc = worker_init(&s->workers[i], i, s->config, udp, tcp, s->config->n_listen);
+		int rc = worker_init(&s->workers[i], i, s->config, s->cache, udp, tcp,
+				     s->config->n_listen);
 		if (rc == 0)
 			rc = worker_start(&s->workers[i]);
 		if (rc < 0) {
@@ -196,7 +215,9 @@ int server_run(config_t *config)
 	int status = 1;
 	int *fds = calloc(2 * config->n_listen * s.n_workers, sizeof(int));
 	s.workers = calloc(s.n_workers, sizeof(worker_t));
-	if (fds == NULL || s.workers == NULL || open_all_sockets(config, s.n_workers, fds) < 0)
+	s.cache = cache_new(&config->cache, 0);
+	if (fds == NULL || s.workers == NULL || s.cache == NULL ||
+	    open_all_sockets(config, s.n_workers, fds) < 0)
 		goto out;
 	if (drop_privileges(config->user) < 0) {
 		for (size_t k = 0; k < 2 * config->n_listen * s.n_workers; k++)
@@ -233,6 +254,7 @@ int server_run(config_t *config)
 out:
 	free(fds);
 	free(s.workers);
+	cache_free(s.cache);
 	config_unref(s.config);
 	return status;
 }

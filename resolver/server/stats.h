@@ -24,12 +24,19 @@
 	X(upstream_errors, "attempts failed by network errors or garbage")                 \
 	X(upstream_servfail, "attempts answered SERVFAIL or REFUSED")                      \
 	X(upstream_tcp_retries, "truncated UDP answers retried over TCP")                  \
+	X(upstream_tcp_connects, "pooled TCP connections opened to upstreams")             \
+	X(upstream_tcp_reused, "upstream TCP queries sent on an already used connection")  \
+	X(upstream_tcp_pool_full, "upstream TCP queries on a connection of their own")     \
 	X(mismatched_dropped, "upstream datagrams dropped: wrong source, ID or question")  \
 	X(failovers, "queries moved to the next group of their chain")                     \
 	X(servers_down, "servers marked down")                                             \
 	X(servers_up, "servers marked up again")                                           \
 	X(probes_sent, "health probes sent to servers marked down")                        \
 	X(servfail_sent, "SERVFAIL replies after the chain failed")                        \
+	X(stale_sent, "stale answers served after the chain failed (EDE 3)")               \
+	X(coalesced, "queries that joined an identical question already upstream")        \
+	X(prefetches, "background refreshes of popular entries near expiry")              \
+	X(cache_answers, "answers from the cache")                                         \
 	X(truncated_sent, "replies truncated to the client's size (TC=1)")                 \
 	X(overload_dropped, "queries dropped: too many in flight")                         \
 	X(tcp_rejected, "TCP connections refused: too many open")

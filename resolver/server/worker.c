@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "upstream/tcp_pool.h"
 #include "util/log.h"
 
 #define ER_PROBE_TICK_MS 100 /* probe schedule resolution; probe waits are >= 100 ms */
@@ -90,6 +91,8 @@ static void begin_stop(worker_t *w)
 	}
 	forward_cancel_all(w);
 	probe_table_cancel(&w->upstreams);
+	tcp_pool_close(w->tcp_pool); /* no attempt holds a request any more */
+	w->tcp_pool = NULL;
 	tcp_conn_close_all(w);
 	uv_close((uv_handle_t *)&w->probe_timer, NULL);
 	uv_close((uv_handle_t *)&w->wakeup, NULL);
@@ -108,11 +111,15 @@ static void on_wakeup(uv_async_t *async)
 		begin_stop(w);
 }
 
-int worker_init(worker_t *w, unsigned index, config_t *config, const int *udp_fds,
-		const int *tcp_fds, size_t n_listen)
+int worker_init(worker_t *w, unsigned index, config_t *config, cache_t *cache,
+		const int *udp_fds, const int *tcp_fds, size_t n_listen)
 {
 	memset(w, 0, sizeof(*w));
 	w->index = index;
+	w->cache = cache;
+	w->inflight_buckets = calloc(ER_INFLIGHT_BUCKETS, sizeof(*w->inflight_buckets));
+	if (w->inflight_buckets == NULL)
+		return UV_ENOMEM;
 	w->n_listen = n_listen;
 	memcpy(w->udp_fds, udp_fds, n_listen * sizeof(int));
 	memcpy(w->tcp_fds, tcp_fds, n_listen * sizeof(int));
@@ -166,8 +173,11 @@ int worker_start(worker_t *w)
 	int rc = uv_loop_init(&w->loop);
 	if (rc < 0)
 		return rc;
-	rc = uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+	w->tcp_pool = tcp_pool_new(&w->loop, &w->stats, NULL);
+	rc = w->tcp_pool ? uv_async_init(&w->loop, &w->wakeup, on_wakeup) : UV_ENOMEM;
 	if (rc < 0) {
+		tcp_pool_close(w->tcp_pool); /* nothing opened yet: freed at once */
+		w->tcp_pool = NULL;
 		uv_loop_close(&w->loop);
 		return rc;
 	}
@@ -177,6 +187,8 @@ int worker_start(worker_t *w)
 	uv_timer_start(&w->probe_timer, on_probe_timer, ER_PROBE_TICK_MS, ER_PROBE_TICK_MS);
 	rc = uv_thread_create(&w->thread, run, w);
 	if (rc < 0) {
+		tcp_pool_close(w->tcp_pool);
+		w->tcp_pool = NULL;
 		uv_close((uv_handle_t *)&w->probe_timer, NULL);
 		uv_close((uv_handle_t *)&w->wakeup, NULL);
 		uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -196,6 +208,8 @@ void worker_stop_and_join(worker_t *w)
 	pthread_mutex_unlock(&w->handover_lock);
 	pthread_mutex_destroy(&w->handover_lock);
 	upstream_table_free(&w->upstreams);
+	free(w->inflight_buckets);
+	w->inflight_buckets = NULL;
 	config_unref(w->config);
 	w->config = NULL;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cache/cache.h"
 #include "config/config.h"
 #include "server/stats.h"
 #include "upstream/select.h"
@@ -26,6 +27,10 @@
 #define ER_TCP_MAX_CONNS 256 /* per worker */
 #define ER_TCP_MAX_INFLIGHT 32 /* per connection: reading pauses beyond */
 #define ER_MAX_INFLIGHT 16384 /* per worker: forwarded queries awaiting upstreams */
+#define ER_INFLIGHT_BUCKETS 4096 /* coalescing table; power of two */
+#define ER_MAX_WAITERS 64 /* clients sharing one upstream query; more start another */
+
+_Static_assert((ER_INFLIGHT_BUCKETS & (ER_INFLIGHT_BUCKETS - 1)) == 0, "power of two");
 
 typedef struct worker worker_t;
 typedef struct tcp_conn tcp_conn_t;
@@ -59,6 +64,7 @@ typedef struct upstream_table {
 } upstream_table_t;
 
 typedef struct forward forward_t;
+typedef struct waiter waiter_t;
 
 struct worker {
 	unsigned index;
@@ -83,6 +89,8 @@ struct worker {
 	size_t n_conns;
 	forward_t *inflight; /* forwarded queries, intrusive list */
 	size_t n_inflight;
+	forward_t **inflight_buckets; /* by question, for coalescing */
+	cache_t *cache; /* shared by all workers; owned by the server */
 	bool is_stopping;
 	int exit_status; /* 0, or the uv_loop_close error */
 
@@ -91,8 +99,8 @@ struct worker {
 
 /* Prepares w (not started). Takes a reference to config. The fds are bound
  * sockets the worker adopts (it closes them). Returns 0 or a UV error. */
-int worker_init(worker_t *w, unsigned index, config_t *config, const int *udp_fds,
-		const int *tcp_fds, size_t n_listen);
+int worker_init(worker_t *w, unsigned index, config_t *config, cache_t *cache,
+		const int *udp_fds, const int *tcp_fds, size_t n_listen);
 /* Starts the worker's thread. */
 int worker_start(worker_t *w);
 /* Asks the worker to stop (thread-safe) and waits for its thread. */
@@ -129,7 +137,22 @@ void query_receive(worker_t *w, const client_t *client, const uint8_t *pkt, size
 /* Sends msg to the client over its transport. */
 void query_reply(worker_t *w, const client_t *client, const uint8_t *msg, size_t len);
 
-/* forwarding (forward.c): q points into pkt; both are copied. */
+/* waiters (waiter.c): a client waiting for an upstream answer, with its
+ * own copy of its query (ID, question case and EDNS size differ between
+ * clients that share one upstream query). Holds its TCP connection. */
+waiter_t *waiter_new(const client_t *client, const uint8_t *pkt, size_t len, const dns_query_t *q);
+/* Answers every waiter of list with resp (rewritten per client: ID, case,
+ * EDNS, truncation; RA=1, AA=0) and frees them. ede: ER_EDE_NONE or EDE 3. */
+void waiters_answer(worker_t *w, waiter_t *list, const uint8_t *resp, size_t len, int ede);
+/* Answers every waiter SERVFAIL (with ede unless ER_EDE_NONE) and frees them. */
+void waiters_fail(worker_t *w, waiter_t *list, int ede);
+/* Frees every waiter without answering (shutdown). */
+void waiters_drop(waiter_t *list);
+waiter_t *waiter_next(const waiter_t *wt);
+void waiter_set_next(waiter_t *wt, waiter_t *next);
+
+/* forwarding (forward.c): q points into pkt; both are copied. client NULL
+ * is a prefetch (nobody waits; the answer only refreshes the cache). */
 void forward_start(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len,
 		   const dns_query_t *q, uint32_t chain);
 /* Cancels every forwarded query without replying (shutdown). */

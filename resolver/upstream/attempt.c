@@ -9,9 +9,13 @@
  * ~16 bits. The socket is not connect()ed so that answers from other
  * addresses or ports are seen and counted instead of silently filtered.
  *
- * Rejected: one TCP connection per server shared by attempts (pipelining);
- * the foundation opens one per attempt, which is simple and correct, and
- * TCP here is the rare TC=1 fallback.
+ * TCP goes through the worker's pool (tcp_pool.c: reused, pipelined
+ * connections, RFC 7766 6.2.1) when the caller passes one; the pool matches
+ * the answer, and the attempt keeps only a request handle, cancelled with
+ * the attempt. When the pool is full, or no pool is given (unit tests,
+ * tools), the attempt opens a short-lived connection of its own, as the
+ * foundation did: bounded by the worker's in-flight cap, and the query is
+ * answered rather than failed.
  */
 #include "upstream/attempt.h"
 
@@ -21,6 +25,7 @@
 
 #include "dns/dname.h"
 #include "dns/reply.h"
+#include "upstream/tcp_pool.h"
 #include "util/random.h"
 #include "util/sockaddr.h"
 
@@ -51,6 +56,8 @@ struct attempt {
 	size_t query_len;
 	uint64_t sent_at_us;
 	stats_t *stats;
+	struct tcp_pool *tcp_pool; /* borrowed from the caller, or NULL */
+	tcp_pool_req_t *pool_req; /* while the pool holds our query */
 	attempt_cb cb;
 	void *owner;
 	uint8_t *tcp_buf; /* allocated on the first TCP retry */
@@ -76,6 +83,10 @@ static void close_handle(attempt_t *a, uv_handle_t *h)
 
 static void close_all(attempt_t *a)
 {
+	if (a->pool_req) {
+		tcp_pool_cancel(a->pool_req);
+		a->pool_req = NULL;
+	}
 	uv_timer_stop(&a->timer);
 	close_handle(a, (uv_handle_t *)&a->timer);
 	if (a->is_udp_open) {
@@ -183,8 +194,39 @@ static void on_tcp_connected(uv_connect_t *req, int status)
 	}
 }
 
+static void on_pool_answer(void *owner, int status, const uint8_t *resp, size_t len)
+{
+	attempt_t *a = owner;
+	a->pool_req = NULL; /* freed by the pool after this callback */
+	if (status < 0)
+		a->stats->upstream_errors++;
+	finish(a, status, resp, len);
+}
+
+/* 0 when the pool took the query, UV_EBUSY when it is full, or an error. */
+static int start_pooled_tcp(attempt_t *a)
+{
+	tcp_pool_query_t q = {
+		.server = (const struct sockaddr *)&a->server,
+		.msg = a->query + 2,
+		.len = a->query_len,
+		.qname = a->qname,
+		.qtype = a->qtype,
+		.qclass = a->qclass,
+	};
+	int rc = tcp_pool_send(a->tcp_pool, &q, on_pool_answer, a, &a->pool_req);
+	if (rc == UV_EBUSY)
+		a->stats->upstream_tcp_pool_full++;
+	return rc;
+}
+
 static int start_tcp(attempt_t *a)
 {
+	if (a->tcp_pool) {
+		int rc = start_pooled_tcp(a);
+		if (rc != UV_EBUSY)
+			return rc;
+	}
 	if (a->tcp_buf == NULL) {
 		a->tcp_buf = malloc(ER_ATTEMPT_TCP_BUF);
 		if (a->tcp_buf == NULL)
@@ -335,6 +377,7 @@ attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *p, attempt_cb 
 		return NULL;
 	a->loop = loop;
 	a->stats = p->stats;
+	a->tcp_pool = p->tcp_pool;
 	if (prepare(a, p) < 0 || uv_timer_init(loop, &a->timer) < 0) {
 		free(a);
 		return NULL;

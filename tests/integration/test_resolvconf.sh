@@ -34,7 +34,7 @@ check_has "check lists the resolv.conf server under the group" "127.53.0.1:53" "
 check_lacks "check skips this server's own address" "127.53.0.9" "$groups"
 start_erdns "$W/erdns.json"
 check_eq "answer through the resolv.conf nameserver" "192.0.2.5" "$(qs www.example.org)"
-check_eq "also on the second listen address" "192.0.2.5" "$(dig @127.53.0.9 +tries=1 +time=3 +short www.example.org)"
+check_eq "also on the second listen address" "192.0.2.5" "$(dig @127.53.0.9 +tries=1 +time=3 +short www2.example.org)"
 check_has "routing check names it" "upstream=127.53.0.1:53" "$(qs -c CH -t TXT www.example.org)"
 check_eq "the nameserver saw the queries" 2 "$(standin_count "$W/ns.log")"
 stop_erdns

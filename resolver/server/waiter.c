@@ -1,0 +1,108 @@
+/*
+ * Clients waiting for one upstream answer. Identical questions on the same
+ * route share one upstream query (SPEC 3: no thundering herd at expiry, and
+ * no birthday attack on our own outstanding queries), but each client gets
+ * the answer in its own terms: its ID, its question's case, its EDNS size.
+ * So a waiter keeps its own copy of its query packet.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/reply.h"
+#include "server/worker.h"
+
+#define ER_REPLY_MAX 65535
+
+struct waiter {
+	waiter_t *next;
+	client_t client;
+	dns_query_t q; /* points into pkt */
+	size_t pkt_len;
+	uint8_t pkt[];
+};
+
+static _Thread_local uint8_t waiter_buf[ER_REPLY_MAX];
+
+waiter_t *waiter_new(const client_t *client, const uint8_t *pkt, size_t len, const dns_query_t *q)
+{
+	waiter_t *wt = malloc(sizeof(*wt) + len);
+	if (wt == NULL)
+		return NULL;
+	wt->next = NULL;
+	wt->client = *client;
+	memcpy(wt->pkt, pkt, len);
+	wt->pkt_len = len;
+	wt->q = *q;
+	wt->q.qname = wt->pkt + (q->qname - pkt); /* q points into pkt: rebase */
+	wt->q.ecs = q->ecs ? wt->pkt + (q->ecs - pkt) : NULL;
+	if (client->conn)
+		tcp_conn_hold(client->conn);
+	return wt;
+}
+
+waiter_t *waiter_next(const waiter_t *wt)
+{
+	return wt->next;
+}
+
+void waiter_set_next(waiter_t *wt, waiter_t *next)
+{
+	wt->next = next;
+}
+
+static void waiter_free(waiter_t *wt)
+{
+	if (wt->client.conn)
+		tcp_conn_release(wt->client.conn);
+	free(wt);
+}
+
+void waiters_drop(waiter_t *list)
+{
+	while (list) {
+		waiter_t *next = list->next;
+		waiter_free(list);
+		list = next;
+	}
+}
+
+static void answer_one(worker_t *w, waiter_t *wt, const uint8_t *resp, size_t len, int ede)
+{
+	size_t limit = reply_size_limit(&wt->q, wt->client.conn != NULL);
+	size_t out = reply_finalize_forwarded(&wt->q, resp, len, ede, limit, waiter_buf,
+					      sizeof(waiter_buf));
+	if (out == 0) {
+		w->stats.servfail_sent++;
+		out = reply_build_error(&wt->q, DNS_RCODE_SERVFAIL, ER_EDE_NONE, waiter_buf,
+					sizeof(waiter_buf));
+	} else if ((wire_read_u16(waiter_buf + 2) & DNS_FLAG_TC) &&
+		   !(wire_read_u16(resp + 2) & DNS_FLAG_TC)) {
+		w->stats.truncated_sent++;
+	}
+	if (out > 0)
+		query_reply(w, &wt->client, waiter_buf, out);
+}
+
+void waiters_answer(worker_t *w, waiter_t *list, const uint8_t *resp, size_t len, int ede)
+{
+	while (list) {
+		waiter_t *next = list->next;
+		answer_one(w, list, resp, len, ede);
+		waiter_free(list);
+		list = next;
+	}
+}
+
+void waiters_fail(worker_t *w, waiter_t *list, int ede)
+{
+	while (list) {
+		waiter_t *next = list->next;
+		w->stats.servfail_sent++;
+		size_t out = reply_build_error(&list->q, DNS_RCODE_SERVFAIL, ede, waiter_buf,
+					       sizeof(waiter_buf));
+		if (out > 0)
+			query_reply(w, &list->client, waiter_buf, out);
+		waiter_free(list);
+		list = next;
+	}
+}
