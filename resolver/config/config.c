@@ -606,6 +606,10 @@ void config_print_summary(const config_t *c, FILE *out)
 	print_zones(c, out);
 	static const char *const levels[] = {"error", "warn", "info", "debug"};
 	fprintf(out, "log level: %s\n", levels[c->log_level]);
-	fprintf(out, "validated but not in effect yet: cache.*, control.*, metrics.*, "
+	fprintf(out, "cache:    %u MB, ttl %u..%u s, negative <= %u s, stale %u s, fallback <= %u s, "
+		     "prefetch %s\n",
+		c->cache.max_mb, c->cache.min_ttl_s, c->cache.max_ttl_s, c->cache.max_negative_ttl_s,
+		c->cache.serve_stale_s, c->cache.fallback_ttl_s, c->cache.prefetch ? "on" : "off");
+	fprintf(out, "validated but not in effect yet: control.*, metrics.*, "
 		     "log.queries, log.query_file\n");
 }

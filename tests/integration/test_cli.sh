@@ -17,7 +17,8 @@ check_has "check: rules per source" "global             6 from domains" "$OUT"
 check_has "check: view rules" "view pilot         1 from domains" "$OUT"
 check_has "check: zones" "branch.contoso.com       7 records" "$OUT"
 check_has "check: says OK" "configuration OK" "$OUT"
-check_has "check: honest about keys not in effect" "validated but not in effect yet" "$OUT"
+check_has "check: cache settings" "cache:    64 MB, ttl 0..86400 s" "$OUT"
+check_has "check: honest about keys not in effect" "validated but not in effect yet: control" "$OUT"
 
 run "$ERDNS" explain -c "$SRCDIR/conf/demo/erdns.json" mail.outlook.office.com
 check_eq "explain: exit 0" 0 "$RC"
