@@ -1,19 +1,45 @@
 /*
  * UDP listener of one worker. The socket is created and bound by the main
  * thread (before privileges are dropped) with SO_REUSEPORT; the worker adopts
- * it with uv_udp_open. Replies go out with uv_udp_try_send (no allocation,
- * no callback); only when the socket buffer is full is the reply copied and
- * queued with uv_udp_send.
+ * it with uv_udp_open.
+ *
+ * Batching, both ways, because on the cache-hit path ~90% of the CPU is the
+ * kernel (perf, 100-name hot set, dnsperf on loopback): queries are read
+ * with libuv's recvmmsg mode, and replies produced while a batch is being
+ * processed are collected and sent with one sendmmsg(2) at its end. libuv
+ * 1.44 has no batched send (uv_udp_try_send2 arrived in 1.50), hence the
+ * direct call on the handle's fd. Measured on this 2-core VM, one worker:
+ * 7.7 us of CPU per cached answer with recvmsg/sendmsg per query, 5.9 us
+ * with recvmmsg, see docs/benchmarks.md for the result with both.
+ * Replies produced later (forwarded answers) go out with uv_udp_try_send;
+ * only when the socket buffer is full is a reply copied and queued with
+ * uv_udp_send.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "server/worker.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 
-/* EDNS clients may send up to 65535, but a query is one question plus OPT:
- * anything beyond this is not a query we would answer anyway. */
-#define ER_UDP_RECV_BUF 4096
+/* libuv's recvmmsg mode (UV_UDP_RECVMMSG) reads one datagram per 64 KiB
+ * slice of the buffer; ER_UDP_BATCH slices let one system call drain up to
+ * that many queries. */
+#define ER_UDP_SLICE (64 * 1024)
+#define ER_UDP_BATCH 16
+#define ER_UDP_RECV_BUF (ER_UDP_SLICE * ER_UDP_BATCH)
+
+/* Replies held for one sendmmsg at the end of a receive batch. A UDP reply
+ * is at most ER_EDNS_ADVERTISED bytes (reply_size_limit). */
+struct udp_outbox {
+	size_t n;
+	struct mmsghdr msgs[ER_UDP_BATCH];
+	struct iovec iov[ER_UDP_BATCH];
+	struct sockaddr_storage to[ER_UDP_BATCH];
+	uint8_t data[ER_UDP_BATCH][ER_EDNS_ADVERTISED];
+};
 
 typedef struct udp_send {
 	uv_udp_send_t req;
@@ -21,13 +47,56 @@ typedef struct udp_send {
 	uint8_t msg[];
 } udp_send_t;
 
-static _Thread_local uint8_t recv_buf[ER_UDP_RECV_BUF];
-
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
-	(void)handle;
+	udp_listener_t *l = handle->data;
 	(void)suggested;
-	*buf = uv_buf_init((char *)recv_buf, sizeof(recv_buf));
+	*buf = uv_buf_init((char *)l->worker->udp_recv_buf, ER_UDP_RECV_BUF);
+}
+
+static void send_one(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
+		     size_t len);
+
+/* Sends what the batch produced; anything the kernel refuses is retried one
+ * by one through libuv (which queues it if the socket buffer is full). */
+static void outbox_flush(udp_listener_t *l)
+{
+	struct udp_outbox *o = l->outbox;
+	if (o->n == 0)
+		return;
+	uv_os_fd_t fd;
+	size_t sent = 0;
+	if (uv_fileno((uv_handle_t *)&l->handle, &fd) == 0) {
+		int rc;
+		do {
+			rc = sendmmsg(fd, o->msgs, (unsigned int)o->n, MSG_DONTWAIT);
+		} while (rc < 0 && errno == EINTR);
+		sent = rc > 0 ? (size_t)rc : 0;
+	}
+	for (size_t i = sent; i < o->n; i++)
+		send_one(l, (const struct sockaddr *)&o->to[i], o->data[i], o->iov[i].iov_len);
+	o->n = 0;
+}
+
+static bool outbox_add(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
+		       size_t len)
+{
+	struct udp_outbox *o = l->outbox;
+	if (!l->is_batching || len > sizeof(o->data[0]))
+		return false;
+	if (o->n == ER_UDP_BATCH)
+		outbox_flush(l);
+	size_t i = o->n++;
+	memcpy(o->data[i], msg, len);
+	memcpy(&o->to[i], to, sockaddr_len(to));
+	o->iov[i] = (struct iovec){ .iov_base = o->data[i], .iov_len = len };
+	o->msgs[i] = (struct mmsghdr){ .msg_hdr = {
+		.msg_name = &o->to[i],
+		.msg_namelen = sockaddr_len(to),
+		.msg_iov = &o->iov[i],
+		.msg_iovlen = 1,
+	} };
+	return true;
 }
 
 static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
@@ -35,6 +104,16 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 {
 	udp_listener_t *l = handle->data;
 	worker_t *w = l->worker;
+	/* In recvmmsg mode buf is a slice of the worker's buffer: nothing to free.
+	 * Chunks of one recvmmsg come with UV_UDP_MMSG_CHUNK, then one call with
+	 * UV_UDP_MMSG_FREE closes the batch. */
+	if (flags & UV_UDP_MMSG_CHUNK)
+		l->is_batching = true;
+	if (flags & UV_UDP_MMSG_FREE) {
+		outbox_flush(l);
+		l->is_batching = false;
+		return;
+	}
 	if (nread <= 0 || from == NULL)
 		return;
 	if (flags & UV_UDP_PARTIAL) {
@@ -51,7 +130,15 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 int udp_listener_start(udp_listener_t *l, worker_t *w, int fd)
 {
 	l->worker = w;
-	int rc = uv_udp_init(&w->loop, &l->handle);
+	l->outbox = calloc(1, sizeof(*l->outbox)); /* freed by udp_listener_free */
+	if (l->outbox == NULL)
+		return UV_ENOMEM;
+	if (w->udp_recv_buf == NULL) {
+		w->udp_recv_buf = malloc(ER_UDP_RECV_BUF); /* freed by worker_stop_and_join */
+		if (w->udp_recv_buf == NULL)
+			return UV_ENOMEM;
+	}
+	int rc = uv_udp_init_ex(&w->loop, &l->handle, AF_UNSPEC | UV_UDP_RECVMMSG);
 	if (rc < 0)
 		return rc;
 	l->handle.data = l;
@@ -63,8 +150,14 @@ int udp_listener_start(udp_listener_t *l, worker_t *w, int fd)
 
 void udp_listener_close(udp_listener_t *l)
 {
-	if (!uv_is_closing((uv_handle_t *)&l->handle))
+	if (l->handle.loop && !uv_is_closing((uv_handle_t *)&l->handle))
 		uv_close((uv_handle_t *)&l->handle, NULL);
+}
+
+void udp_listener_free(udp_listener_t *l)
+{
+	free(l->outbox);
+	l->outbox = NULL;
 }
 
 static void on_sent(uv_udp_send_t *req, int status)
@@ -75,6 +168,13 @@ static void on_sent(uv_udp_send_t *req, int status)
 
 void udp_listener_send(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
 		       size_t len)
+{
+	if (!outbox_add(l, to, msg, len))
+		send_one(l, to, msg, len);
+}
+
+static void send_one(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
+		     size_t len)
 {
 	uv_buf_t buf = uv_buf_init((char *)msg, (unsigned int)len);
 	int rc = uv_udp_try_send(&l->handle, &buf, 1, to);

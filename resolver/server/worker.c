@@ -210,6 +210,10 @@ void worker_stop_and_join(worker_t *w)
 	upstream_table_free(&w->upstreams);
 	free(w->inflight_buckets);
 	w->inflight_buckets = NULL;
+	free(w->udp_recv_buf);
+	w->udp_recv_buf = NULL;
+	for (size_t i = 0; i < w->n_listen; i++)
+		udp_listener_free(&w->udp[i]);
 	config_unref(w->config);
 	w->config = NULL;
 }

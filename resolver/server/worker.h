@@ -38,6 +38,8 @@ typedef struct tcp_conn tcp_conn_t;
 typedef struct udp_listener {
 	uv_udp_t handle;
 	worker_t *worker;
+	struct udp_outbox *outbox; /* replies batched for sendmmsg */
+	bool is_batching; /* inside one recvmmsg batch */
 } udp_listener_t;
 
 typedef struct tcp_listener {
@@ -83,6 +85,7 @@ struct worker {
 	size_t n_listen;
 	int udp_fds[ER_LISTEN_MAX], tcp_fds[ER_LISTEN_MAX];
 	udp_listener_t udp[ER_LISTEN_MAX];
+	uint8_t *udp_recv_buf; /* shared by the worker's UDP listeners (recvmmsg) */
 	tcp_listener_t tcp[ER_LISTEN_MAX];
 
 	tcp_conn_t *conns; /* open TCP connections, intrusive list */
@@ -121,6 +124,8 @@ void probe_tick(worker_t *w);
 /* listeners (udp_listener.c, tcp_listener.c) */
 int udp_listener_start(udp_listener_t *l, worker_t *w, int fd);
 void udp_listener_close(udp_listener_t *l);
+/* Frees what the listener allocated; after its handle is closed. */
+void udp_listener_free(udp_listener_t *l);
 void udp_listener_send(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
 		       size_t len);
 int tcp_listener_start(tcp_listener_t *l, worker_t *w, int fd);
