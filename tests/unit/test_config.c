@@ -310,8 +310,8 @@ static void test_summary_is_honest(void **state)
 	assert_non_null(strstr(buf, "default:  branch\n"));
 	assert_non_null(strstr(buf, "branch.contoso.com"));
 	assert_non_null(strstr(buf, "4 records"));
-	assert_non_null(strstr(buf, "cache:    64 MB, ttl 0..86400 s, negative <= 3600 s, "
-				    "stale 86400 s, fallback <= 30 s, prefetch on\n"));
+	assert_non_null(strstr(buf, "cache:    128 MB, ttl 5..3600 s, negative <= 600 s, "
+				    "stale 0 s, fallback <= 20 s, prefetch off\n"));
 	assert_non_null(strstr(buf, "validated but not in effect yet: control.*, "
 				    "metrics.*, log.queries, log.query_file\n"));
 	free(buf);
