@@ -33,6 +33,17 @@
 
 _Static_assert(ER_GROUP_BUDGET_MS < 1000, "failover must beat the client's 1 s retry");
 
+/* Attempts stay open after their timeout (attempt.c on_slow): an answer
+ * that is merely late still wins over trying yet another server. */
+#define ER_MAX_ATTEMPTS 6
+
+typedef struct attempt_slot {
+	forward_t *fw;
+	attempt_t *attempt; /* NULL: free */
+	size_t chain_pos, server; /* which group of the chain, which server in it */
+	bool is_slow; /* its timeout passed; already counted as a failure */
+} attempt_slot_t;
+
 struct forward {
 	worker_t *worker;
 	forward_t *prev, *next;
@@ -48,9 +59,9 @@ struct forward {
 	uint8_t order[ER_GROUP_MAX_SERVERS];
 	size_t order_n, order_i;
 	unsigned rounds; /* passes over the current group */
-	size_t server; /* index within the group of the current attempt */
+	attempt_slot_t slots[ER_MAX_ATTEMPTS]; /* the current attempt and slow ones */
+	attempt_slot_t *current; /* the attempt the walk waits on, or NULL */
 	uint64_t deadline_ms, group_deadline_ms;
-	attempt_t *attempt;
 	bool saw_timeout, saw_network_error;
 	size_t pkt_len;
 	uint8_t pkt[];
@@ -59,6 +70,7 @@ struct forward {
 static _Thread_local uint8_t reply_buf[ER_REPLY_MAX];
 
 static void start_group(forward_t *fw);
+static void try_next_server(forward_t *fw);
 
 static const config_group_t *current_group(const forward_t *fw)
 {
@@ -71,13 +83,41 @@ static size_t current_group_index(const forward_t *fw)
 	return fw->config->chains[fw->chain].groups[fw->chain_pos];
 }
 
+static const config_group_t *slot_group(const attempt_slot_t *slot)
+{
+	const forward_t *fw = slot->fw;
+	return &fw->config->groups[fw->config->chains[fw->chain].groups[slot->chain_pos]];
+}
+
 /* Health entries belong to the worker's current snapshot; a query that
  * started under an older one after a reload leaves health alone. */
-static server_health_t *health_of(forward_t *fw, size_t server)
+static server_health_t *slot_health(const attempt_slot_t *slot)
 {
+	const forward_t *fw = slot->fw;
 	if (fw->config != fw->worker->config)
 		return NULL;
-	return worker_health(fw->worker, current_group_index(fw), server);
+	size_t group = fw->config->chains[fw->chain].groups[slot->chain_pos];
+	return worker_health(fw->worker, group, slot->server);
+}
+
+static bool has_attempts(const forward_t *fw)
+{
+	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
+		if (fw->slots[i].attempt)
+			return true;
+	}
+	return false;
+}
+
+static void cancel_attempts(forward_t *fw)
+{
+	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
+		if (fw->slots[i].attempt) {
+			attempt_cancel(fw->slots[i].attempt);
+			fw->slots[i].attempt = NULL;
+		}
+	}
+	fw->current = NULL;
 }
 
 static void bucket_remove(forward_t *fw)
@@ -117,6 +157,7 @@ static cache_key_t key_of(const forward_t *fw)
 static void fail(forward_t *fw)
 {
 	worker_t *w = fw->worker;
+	cancel_attempts(fw);
 	if (fw->is_shared && fw->waiters) {
 		cache_key_t key = key_of(fw);
 		cache_copy_t copy = { .out = reply_buf, .cap = sizeof(reply_buf), .want_stale = true };
@@ -137,16 +178,17 @@ static void fail(forward_t *fw)
 	unlink_and_free(fw);
 }
 
-static void relay(forward_t *fw, const uint8_t *resp, size_t len)
+static void relay(forward_t *fw, const uint8_t *resp, size_t len, bool is_fallback)
 {
 	worker_t *w = fw->worker;
+	cancel_attempts(fw); /* resp belongs to the attempt that just answered */
 	if (fw->is_shared) {
 		cache_key_t key = key_of(fw);
 		cache_insert_params_t ins = {
 			.key = &key,
 			.resp = resp,
 			.resp_len = len,
-			.is_fallback = fw->chain_pos > 0,
+			.is_fallback = is_fallback,
 		};
 		cache_insert(w->cache, &ins, uv_now(&w->loop)); /* "not cacheable" is fine */
 	}
@@ -175,57 +217,97 @@ static void next_group(forward_t *fw)
 
 static void try_next_server(forward_t *fw);
 
-static void record_failure(forward_t *fw, bool timed_out)
+static void log_server(const attempt_slot_t *slot, const char *fmt, unsigned n)
 {
-	server_health_t *h = health_of(fw, fw->server);
-	const config_group_t *g = current_group(fw);
+	const config_group_t *g = slot_group(slot);
+	char addr[ER_SOCKADDR_TEXT_MAX];
+	sockaddr_format((const struct sockaddr *)&g->servers[slot->server], addr, sizeof(addr));
+	if (fmt[0] == 'm')
+		log_warn("upstream %s (group %s) %s %u failures", addr, g->name, fmt, n);
+	else
+		log_info("upstream %s (group %s) %s", addr, g->name, fmt);
+}
+
+static void record_failure(attempt_slot_t *slot, bool timed_out)
+{
+	server_health_t *h = slot_health(slot);
+	const config_group_t *g = slot_group(slot);
 	if (h && health_on_failure(h, timed_out, g->max_fails, g->probe_interval_ms,
-				   uv_now(&fw->worker->loop))) {
-		char addr[ER_SOCKADDR_TEXT_MAX];
-		sockaddr_format((const struct sockaddr *)&g->servers[fw->server], addr,
-				sizeof(addr));
-		log_warn("upstream %s (group %s) marked down after %u failures", addr, g->name,
-			 h->consecutive_fails);
-		fw->worker->stats.servers_down++;
+				   uv_now(&slot->fw->worker->loop))) {
+		log_server(slot, "marked down after", h->consecutive_fails);
+		slot->fw->worker->stats.servers_down++;
 	}
 }
 
-static void record_success(forward_t *fw, uint32_t rtt_us)
+static void record_success(attempt_slot_t *slot, uint32_t rtt_us)
 {
-	server_health_t *h = health_of(fw, fw->server);
+	server_health_t *h = slot_health(slot);
 	if (h && health_on_success(h, rtt_us)) {
-		const config_group_t *g = current_group(fw);
-		char addr[ER_SOCKADDR_TEXT_MAX];
-		sockaddr_format((const struct sockaddr *)&g->servers[fw->server], addr,
-				sizeof(addr));
-		log_info("upstream %s (group %s) is answering again", addr, g->name);
-		fw->worker->stats.servers_up++;
+		log_server(slot, "is answering again", 0);
+		slot->fw->worker->stats.servers_up++;
+	}
+}
+
+/* The current attempt's timeout passed: count it, and go on to the next
+ * server while this one keeps listening. */
+/* Whether this query already counted a timeout against slot's server: a
+ * retransmission to the same server (the last group's next pass) must not
+ * count twice, or one slow query could mark a server down on its own. */
+static bool already_counted(const forward_t *fw, const attempt_slot_t *slot)
+{
+	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
+		const attempt_slot_t *o = &fw->slots[i];
+		if (o != slot && o->attempt && o->is_slow && o->chain_pos == slot->chain_pos &&
+		    o->server == slot->server)
+			return true;
+	}
+	return false;
+}
+
+static void on_attempt_slow(void *owner)
+{
+	attempt_slot_t *slot = owner;
+	forward_t *fw = slot->fw;
+	fw->saw_timeout = true;
+	if (!already_counted(fw, slot))
+		record_failure(slot, true);
+	slot->is_slow = true;
+	if (fw->current == slot) {
+		fw->current = NULL;
+		try_next_server(fw);
 	}
 }
 
 static void on_attempt_done(void *owner, int status, const uint8_t *resp, size_t len,
 			    uint32_t rtt_us)
 {
-	forward_t *fw = owner;
-	fw->attempt = NULL;
+	attempt_slot_t *slot = owner;
+	forward_t *fw = slot->fw;
+	slot->attempt = NULL;
+	bool was_current = fw->current == slot;
+	if (was_current)
+		fw->current = NULL;
 	if (status == 0) {
 		unsigned rcode = DNS_RCODE(wire_read_u16(resp + 2));
 		if (rcode != DNS_RCODE_SERVFAIL && rcode != DNS_RCODE_REFUSED) {
-			record_success(fw, rtt_us);
-			relay(fw, resp, len);
+			if (slot->is_slow)
+				fw->worker->stats.late_answers++;
+			record_success(slot, rtt_us);
+			relay(fw, resp, len, slot->chain_pos > 0);
 			return;
 		}
 		/* Another server of the group may well answer (SPEC 2.1). */
 		fw->worker->stats.upstream_servfail++;
-		record_failure(fw, false);
-	} else if (status == UV_ETIMEDOUT) {
-		fw->saw_timeout = true;
-		record_failure(fw, true);
-	} else {
-		fw->saw_network_error = true;
-		record_failure(fw, false);
+		record_failure(slot, false);
+	} else if (!slot->is_slow) { /* a slow one was counted already */
+		if (status == UV_ETIMEDOUT)
+			fw->saw_timeout = true;
+		else
+			fw->saw_network_error = true;
+		record_failure(slot, status == UV_ETIMEDOUT);
 	}
-	try_next_server(fw);
+	if (fw->current == NULL)
+		try_next_server(fw);
 }
 
 /* SPEC 2.1 `ecs`: strip (default: client subnets never leave the branch),
@@ -249,6 +331,30 @@ static size_t ecs_option_for(const forward_t *fw, const config_group_t *g, uint8
 	}
 }
 
+/* A free slot; when all are taken, the oldest slow attempt gives way. */
+static attempt_slot_t *free_slot(forward_t *fw)
+{
+	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
+		if (fw->slots[i].attempt == NULL)
+			return &fw->slots[i];
+	}
+	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
+		if (&fw->slots[i] != fw->current) {
+			attempt_cancel(fw->slots[i].attempt);
+			fw->slots[i].attempt = NULL;
+			return &fw->slots[i];
+		}
+	}
+	return NULL; /* not reached: at most one slot is current */
+}
+
+/* Nothing left to try: wait for slow attempts still listening, else fail. */
+static void out_of_servers(forward_t *fw)
+{
+	if (!has_attempts(fw))
+		fail(fw);
+}
+
 static void try_next_server(forward_t *fw)
 {
 	worker_t *w = fw->worker;
@@ -262,12 +368,18 @@ static void try_next_server(forward_t *fw)
 			start_group(fw); /* another pass, with backed-off timeouts */
 			return;
 		}
+		if (is_last_group(fw)) {
+			out_of_servers(fw);
+			return;
+		}
 		next_group(fw);
 		return;
 	}
 	const config_group_t *g = current_group(fw);
-	fw->server = fw->order[fw->order_i++];
-	server_health_t *h = health_of(fw, fw->server);
+	attempt_slot_t *slot = free_slot(fw);
+	*slot = (attempt_slot_t){ .fw = fw, .chain_pos = fw->chain_pos,
+				  .server = fw->order[fw->order_i++] };
+	server_health_t *h = slot_health(slot);
 	uint32_t timeout = g->timeout_ms;
 	if (h) {
 		timeout = rtt_timeout_ms(&h->rtt, g->timeout_ms);
@@ -275,24 +387,31 @@ static void try_next_server(forward_t *fw)
 	}
 	if (timeout > fw->group_deadline_ms - now)
 		timeout = (uint32_t)(fw->group_deadline_ms - now);
+	if (timeout == 0)
+		timeout = 1;
 	uint8_t ecs[32];
 	size_t ecs_len = ecs_option_for(fw, g, ecs, sizeof(ecs));
+	uint64_t left = fw->deadline_ms - now;
 	attempt_params_t params = {
-		.server = (const struct sockaddr *)&g->servers[fw->server],
+		.server = (const struct sockaddr *)&g->servers[slot->server],
 		.query = &fw->q,
 		.timeout_ms = timeout,
+		.linger_ms = left > timeout ? (uint32_t)(left - timeout) : 0,
+		.on_slow = on_attempt_slow,
 		.tcp_only = g->tcp == TCP_MODE_ALWAYS,
 		.option = ecs_len ? ecs : NULL,
 		.option_len = ecs_len,
 		.stats = &w->stats,
 		.tcp_pool = w->tcp_pool,
 	};
-	fw->attempt = attempt_start(&w->loop, &params, on_attempt_done, fw);
-	if (fw->attempt == NULL) {
+	slot->attempt = attempt_start(&w->loop, &params, on_attempt_done, slot);
+	if (slot->attempt == NULL) {
 		fw->saw_network_error = true;
-		record_failure(fw, false);
+		record_failure(slot, false);
 		try_next_server(fw); /* bounded: order_i advanced */
+		return;
 	}
+	fw->current = slot;
 }
 
 /* Queries never wait on a server marked down: probes (probe.c) find out
@@ -471,8 +590,7 @@ void forward_cancel_all(worker_t *w)
 {
 	while (w->inflight) {
 		forward_t *fw = w->inflight;
-		if (fw->attempt)
-			attempt_cancel(fw->attempt);
+		cancel_attempts(fw);
 		waiters_drop(fw->waiters);
 		fw->waiters = NULL;
 		unlink_and_free(fw);

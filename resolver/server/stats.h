@@ -21,6 +21,7 @@
 	X(forwarded, "queries forwarded upstream")                                         \
 	X(upstream_attempts, "attempts sent to upstream servers")                          \
 	X(upstream_timeouts, "attempts that timed out")                                    \
+	X(late_answers, "answers that arrived after their attempt's timeout and won")      \
 	X(upstream_errors, "attempts failed by network errors or garbage")                 \
 	X(upstream_servfail, "attempts answered SERVFAIL or REFUSED")                      \
 	X(upstream_tcp_retries, "truncated UDP answers retried over TCP")                  \

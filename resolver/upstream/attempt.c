@@ -59,6 +59,8 @@ struct attempt {
 	struct tcp_pool *tcp_pool; /* borrowed from the caller, or NULL */
 	tcp_pool_req_t *pool_req; /* while the pool holds our query */
 	attempt_cb cb;
+	attempt_slow_cb on_slow;
+	uint32_t linger_ms;
 	void *owner;
 	uint8_t *tcp_buf; /* allocated on the first TCP retry */
 	size_t tcp_used;
@@ -122,7 +124,19 @@ void attempt_cancel(attempt_t *a)
 static void on_timeout(uv_timer_t *timer)
 {
 	attempt_t *a = timer->data;
-	a->stats->upstream_timeouts++;
+	if (a->on_slow && a->linger_ms > 0) {
+		/* Slow, not dead: the owner tries another server meanwhile, and
+		 * whichever valid answer comes first wins (as Unbound and BIND
+		 * keep listening after a retransmission to another server). */
+		attempt_slow_cb slow = a->on_slow;
+		a->on_slow = NULL;
+		a->stats->upstream_timeouts++;
+		uv_timer_start(&a->timer, on_timeout, a->linger_ms, 0);
+		slow(a->owner);
+		return;
+	}
+	if (a->linger_ms == 0)
+		a->stats->upstream_timeouts++;
 	finish(a, UV_ETIMEDOUT, NULL, 0);
 }
 
@@ -387,6 +401,8 @@ attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *p, attempt_cb 
 	a->sent_at_us = uv_hrtime() / 1000;
 	a->cb = cb;
 	a->owner = owner;
+	a->on_slow = p->on_slow;
+	a->linger_ms = p->on_slow ? p->linger_ms : 0;
 	int rc = p->tcp_only ? start_tcp(a) : start_udp(a);
 	if (rc == 0)
 		rc = uv_timer_start(&a->timer, on_timeout, p->timeout_ms, 0);

@@ -29,10 +29,16 @@ struct tcp_pool;
 typedef void (*attempt_cb)(void *owner, int status, const uint8_t *resp, size_t len,
 			   uint32_t rtt_us);
 
+/* The attempt's timeout passed without an answer; it goes on listening for
+ * linger_ms (a late answer still counts). Runs at most once. */
+typedef void (*attempt_slow_cb)(void *owner);
+
 typedef struct attempt_params {
 	const struct sockaddr *server;
 	const dns_query_t *query; /* the client's query; only read during attempt_start */
 	uint32_t timeout_ms; /* for the whole attempt, TCP retry included */
+	uint32_t linger_ms; /* after timeout_ms: keep listening this long (0: none) */
+	attempt_slow_cb on_slow; /* called at timeout_ms when linger_ms > 0 */
 	bool tcp_only;
 	const uint8_t *option; /* an EDNS option to send (ECS), or NULL; copied */
 	size_t option_len;
@@ -42,7 +48,9 @@ typedef struct attempt_params {
 } attempt_params_t;
 
 /* Starts an attempt; cb runs exactly once unless attempt_cancel is called
- * first. Returns NULL (and never calls cb) when it cannot start. */
+ * first (with linger_ms > 0, on_slow may run once before it: the status is
+ * then UV_ETIMEDOUT only after timeout_ms + linger_ms). Returns NULL (and
+ * never calls a callback) when it cannot start. */
 attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *params, attempt_cb cb,
 			 void *owner);
 
