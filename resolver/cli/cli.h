@@ -6,6 +6,7 @@
 #define ERDNS_CLI_CLI_H
 
 #include <getopt.h> /* optind, left at the first positional argument */
+#include <stdbool.h>
 #include <stdio.h>
 
 #define ER_EXIT_OK 0
@@ -21,12 +22,13 @@ int cmd_pac(int argc, char **argv);
 
 /* Prints "erdns: MESSAGE" and the usage hint; returns ER_EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Shared -c/--config, --help, --version handling: returns -1 to go on,
+/* Shared -c/--config, --help, --version handling (and --client IP and
+ * --live where client_ip / is_live are non-NULL): returns -1 to go on,
  * or an exit status when the command is done (help/version/usage error).
  * *config_path defaults to ER_CONFIG_DEFAULT_PATH; optind is left at the
  * first positional argument. */
 int cli_parse_common(int argc, char **argv, const char *usage, const char **config_path,
-		     const char **client_ip);
+		     const char **client_ip, bool *is_live);
 /* Loads the config or prints "erdns: MESSAGE"; NULL on failure. */
 struct config *cli_load_config(const char *path);
 

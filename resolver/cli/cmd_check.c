@@ -10,7 +10,7 @@
 int cmd_check(int argc, char **argv)
 {
 	const char *path;
-	int rc = cli_parse_common(argc, argv, CHECK_USAGE, &path, NULL);
+	int rc = cli_parse_common(argc, argv, CHECK_USAGE, &path, NULL, NULL);
 	if (rc >= 0)
 		return rc;
 	if (optind < argc)

@@ -7,13 +7,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <errno.h>
+
 #include "cli/cli.h"
+#include "cli/live.h"
 #include "config/config.h"
 #include "config/describe.h"
 #include "dns/dname.h"
 #include "util/sockaddr.h"
 
-#define EXPLAIN_USAGE "erdns explain [-c FILE] NAME [--client IP]"
+#define EXPLAIN_USAGE "erdns explain [-c FILE] NAME [--client IP] [--live]"
 
 static const char *const kind_names[] = {
 	[RULE_EXACT] = "exact name",
@@ -64,10 +67,30 @@ static void print_explanation(const config_t *c, const char *name, const char *c
 	print_chain(c, d->chain);
 }
 
+/* The running server's own answer: which server it would ask now, and its
+ * RTT (SPEC 3 routing check). */
+static int print_live(const config_t *c, const uint8_t *qname, const char *client_ip)
+{
+	char text[2048], addr[ER_SOCKADDR_TEXT_MAX];
+	sockaddr_format((const struct sockaddr *)&c->listen[0], addr, sizeof(addr));
+	int rc = live_route(c, qname, text, sizeof(text));
+	if (rc < 0) {
+		fprintf(stderr, "erdns: explain --live: no routing answer from %s: %s\n", addr,
+			rc == -ETIMEDOUT ? "nothing answered within 1 s (is erdns serving?)"
+					 : strerror(-rc));
+		return ER_EXIT_INVALID;
+	}
+	printf("live:    %s\n", text);
+	if (client_ip)
+		printf("         (the live answer is for this machine's address, not --client)\n");
+	return ER_EXIT_OK;
+}
+
 int cmd_explain(int argc, char **argv)
 {
 	const char *path, *client_ip = NULL;
-	int rc = cli_parse_common(argc, argv, EXPLAIN_USAGE, &path, &client_ip);
+	bool is_live = false;
+	int rc = cli_parse_common(argc, argv, EXPLAIN_USAGE, &path, &client_ip, &is_live);
 	if (rc >= 0)
 		return rc;
 	if (optind + 1 != argc)
@@ -89,6 +112,7 @@ int cmd_explain(int argc, char **argv)
 	route_description_t d;
 	describe_route(c, qname, client_ip ? (const struct sockaddr *)&client : NULL, &d);
 	print_explanation(c, name, client_ip, &d);
+	rc = is_live ? print_live(c, qname, client_ip) : ER_EXIT_OK;
 	config_unref(c);
-	return ER_EXIT_OK;
+	return rc;
 }

@@ -11,7 +11,7 @@
 int cmd_serve(int argc, char **argv)
 {
 	const char *path;
-	int rc = cli_parse_common(argc, argv, SERVE_USAGE, &path, NULL);
+	int rc = cli_parse_common(argc, argv, SERVE_USAGE, &path, NULL, NULL);
 	if (rc >= 0)
 		return rc;
 	if (optind < argc)

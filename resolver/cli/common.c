@@ -21,12 +21,12 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 }
 
 int cli_parse_common(int argc, char **argv, const char *usage, const char **config_path,
-		     const char **client_ip)
+		     const char **client_ip, bool *is_live)
 {
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' }, { "client", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },	    { "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{ "live", no_argument, NULL, 'L' },	    { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },	    { NULL, 0, NULL, 0 },
 	};
 	*config_path = ER_CONFIG_DEFAULT_PATH;
 	optind = 1;
@@ -41,6 +41,11 @@ int cli_parse_common(int argc, char **argv, const char *usage, const char **conf
 			if (client_ip == NULL)
 				return cli_usage_error(usage, "%s: unknown option --client", argv[0]);
 			*client_ip = optarg;
+			break;
+		case 'L':
+			if (is_live == NULL)
+				return cli_usage_error(usage, "%s: unknown option --live", argv[0]);
+			*is_live = true;
 			break;
 		case 'h':
 			printf("usage: %s\n", usage);

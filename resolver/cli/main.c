@@ -10,7 +10,7 @@
 	"erdns COMMAND [OPTIONS]\n"                                                         \
 	"  serve   [-c FILE]                     run the server in the foreground\n"       \
 	"  check   [-c FILE]                     validate the configuration, print a summary\n" \
-	"  explain [-c FILE] NAME [--client IP]  show how NAME is routed\n"                 \
+	"  explain [-c FILE] NAME [--client IP] [--live]  show how NAME is routed\n"        \
 	"  m365 diff OLD.json NEW.json [filters] routing changes between two M365 lists\n" \
 	"  pac     [-c FILE] --proxy P [--direct G] a PAC file that agrees with DNS\n"      \
 	"every command takes --help and --version; default FILE /etc/erdns/erdns.json"

@@ -87,5 +87,14 @@ check_eq "hostname.bind" '"it-routing"' "$(qs -c CH -t TXT hostname.bind)"
 check_has "version.server" '"erdns ' "$(qs -c CH -t TXT version.server)"
 check_eq "CH TXT answer is authoritative" "qr aa rd ra" "$(qflags -c CH -t TXT id.server)"
 
+# explain --live asks the running server for the same answer.
+live=$("$ERDNS" explain -c "$W/erdns.json" mail.outlook.office.com --live 2>&1)
+check_has "explain --live: the server's own routing answer" "live:    \"view=- rule=*.outlook.office.com" "$live"
+check_has "explain --live: with the server it would ask now" "upstream=127.0.0.1:$HQ rtt_ms=" "$live"
+
 stop_erdns
+
+live=$("$ERDNS" explain -c "$W/erdns.json" mail.outlook.office.com --live 2>&1)
+check_eq "explain --live with the server stopped: exit 1" 1 "$?"
+check_has "explain --live with the server stopped: says so" "is erdns serving?" "$live"
 finish
