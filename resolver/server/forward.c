@@ -26,7 +26,6 @@
 #include "dns/dname.h"
 
 #define ER_GROUP_BUDGET_MS 800 /* < 1000 (the Windows DNS client retries after 1 s), minus room for the next group to answer */
-#define ER_REPLY_MAX 65535
 /* Passes over the last group's servers while query time is left: a lost
  * datagram deserves another try, but a synchronous failure must not spin. */
 #define ER_LAST_GROUP_ROUNDS 4
@@ -495,9 +494,7 @@ static forward_t *find_inflight(worker_t *w, const dns_query_t *q, uint32_t chai
 	return NULL;
 }
 
-/* `ecs: pass` makes the answer depend on the client's subnet: such a query
- * neither shares an upstream query nor touches the cache. */
-static bool is_shareable(const worker_t *w, const dns_query_t *q, uint32_t chain)
+bool forward_is_shareable(const worker_t *w, const dns_query_t *q, uint32_t chain)
 {
 	const config_chain_t *c = &w->config->chains[chain];
 	return !(q->ecs && w->config->groups[c->groups[0]].ecs == ECS_PASS);
@@ -557,7 +554,7 @@ static void track(worker_t *w, forward_t *fw)
 void forward_start(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len,
 		   const dns_query_t *q, uint32_t chain)
 {
-	bool shared = is_shareable(w, q, chain);
+	bool shared = forward_is_shareable(w, q, chain);
 	uint32_t hash = shared ? question_hash(q, chain) : 0;
 	if (shared && join_inflight(w, client, pkt, len, q, chain, hash))
 		return;

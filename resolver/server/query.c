@@ -13,7 +13,6 @@
 #include "server/worker.h"
 #include "util/sockaddr.h"
 
-#define ER_REPLY_MAX 65535
 
 static _Thread_local uint8_t out_buf[ER_REPLY_MAX];
 
@@ -111,8 +110,7 @@ static bool answer_from_cache(worker_t *w, const client_t *client, const uint8_t
 			      size_t len, const dns_query_t *q, uint32_t chain)
 {
 	static _Thread_local uint8_t cache_buf[ER_REPLY_MAX];
-	const config_t *c = w->config;
-	if (q->ecs && c->groups[c->chains[chain].groups[0]].ecs == ECS_PASS)
+	if (!forward_is_shareable(w, q, chain))
 		return false;
 	cache_key_t key = cache_key_from_query(q, chain);
 	cache_copy_t copy = { .out = cache_buf, .cap = sizeof(cache_buf), .id = q->id };
@@ -125,7 +123,7 @@ static bool answer_from_cache(worker_t *w, const client_t *client, const uint8_t
 		return false;
 	w->stats.cache_answers++;
 	query_reply(w, client, out_buf, out);
-	if (copy.should_prefetch && c->cache.prefetch)
+	if (copy.should_prefetch && w->config->cache.prefetch)
 		forward_start(w, NULL, pkt, len, q, chain);
 	return true;
 }

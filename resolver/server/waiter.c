@@ -11,7 +11,6 @@
 #include "dns/reply.h"
 #include "server/worker.h"
 
-#define ER_REPLY_MAX 65535
 
 struct waiter {
 	waiter_t *next;

@@ -23,6 +23,7 @@
 #include "server/stats.h"
 #include "upstream/select.h"
 
+#define ER_REPLY_MAX 65535 /* largest DNS message (RFC 1035 4.2.2 length prefix) */
 #define ER_TCP_IDLE_MS 10000 /* SPEC 3, RFC 7766 6.2.3 */
 #define ER_TCP_MAX_CONNS 256 /* per worker */
 #define ER_TCP_MAX_INFLIGHT 32 /* per connection: reading pauses beyond */
@@ -155,6 +156,11 @@ void waiters_fail(worker_t *w, waiter_t *list, int ede);
 void waiters_drop(waiter_t *list);
 waiter_t *waiter_next(const waiter_t *wt);
 void waiter_set_next(waiter_t *wt, waiter_t *next);
+
+/* Whether q on chain may share an upstream query and use the cache: not
+ * when the client's ECS option is passed upstream (`ecs: pass`), because
+ * the answer then depends on the client's subnet. */
+bool forward_is_shareable(const worker_t *w, const dns_query_t *q, uint32_t chain);
 
 /* forwarding (forward.c): q points into pkt; both are copied. client NULL
  * is a prefetch (nobody waits; the answer only refreshes the cache). */
