@@ -3,6 +3,7 @@
 # Every wait loop is bounded; every process started here is stopped on exit.
 # Environment (set by ctest): ERDNS, STANDIN, SRCDIR, WORKDIR.
 set -uo pipefail
+export PATH="$PATH:/usr/sbin:/sbin" # knotd, ss on minimal root PATHs
 
 : "${ERDNS:?set ERDNS to the erdns binary}"
 : "${STANDIN:?set STANDIN to the erdns-standin binary}"
