@@ -8,6 +8,12 @@
  * hands over to the next one within 1 s of the query's arrival (beating the
  * Windows client's own 1 s retry); the last group gets whatever is left of
  * query_timeout_ms. A server known down is skipped at once (select_order).
+ * An attempt whose timeout passes keeps listening while the next server is
+ * tried (up to ER_MAX_ATTEMPTS at once); the first valid answer wins.
+ *
+ * Identical questions on the same route share one forward_t (waiter.c
+ * answers each client in its own terms); the answer is cached, and when the
+ * whole chain fails a stale cached answer beats SERVFAIL (RFC 8767).
  *
  * The answer that ends the walk is relayed whole (CNAME chains included),
  * rewritten only where the client must see its own ID, question case and
@@ -17,15 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/dname.h"
 #include "dns/reply.h"
 #include "server/worker.h"
 #include "upstream/attempt.h"
 #include "util/log.h"
 #include "util/random.h"
 #include "util/sockaddr.h"
-#include "dns/dname.h"
 
-#define ER_GROUP_BUDGET_MS 800 /* < 1000 (the Windows DNS client retries after 1 s), minus room for the next group to answer */
+/* The Windows DNS client re-asks after 1 s; 200 ms is left for the next
+ * group to answer before that. */
+#define ER_GROUP_BUDGET_MS 800
 /* Passes over the last group's servers while query time is left: a lost
  * datagram deserves another try, but a synchronous failure must not spin. */
 #define ER_LAST_GROUP_ROUNDS 4
