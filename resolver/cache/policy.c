@@ -23,13 +23,15 @@
  * What is stored is the response up to its OPT RR: the OPT (and anything
  * after it, in practice TSIG) is cut, exactly as reply_finalize cuts it, so
  * pointers in the kept records stay valid and no TTL field of a pseudo-RR
- * is ever patched. policy_fill then lowers each stored TTL to min(own, L)
- * and records its offset. A hit serves max(0, stored - elapsed): no record
- * ever shows more than its owner published or than the entry has left, the
- * value only falls while the entry lives, and min_ttl_s lengthens how long
- * erdns answers from the cache without promising clients more than the
- * owner did (rejected: serving the raised TTL, which would make clients
- * hold data longer than its owner allows).
+ * is ever patched (a response whose kept records point at names that run
+ * on past the cut is not cached at all). policy_fill then lowers each
+ * stored TTL to min(own, L) and records its offset. A hit serves
+ * max(0, stored - elapsed): no record ever shows more than its owner
+ * published or than the entry has left, the value only falls while the
+ * entry lives, and min_ttl_s lengthens how long erdns answers from the
+ * cache without promising clients more than the owner did (rejected:
+ * serving the raised TTL, which would make clients hold data longer than
+ * its owner allows).
  */
 #include "cache/policy.h"
 
@@ -170,6 +172,21 @@ static int classify(uint16_t flags, uint16_t ancount, const walk_t *w, policy_ki
 	}
 }
 
+/*
+ * The stored copy ends at keep_len, but a compression pointer in a kept
+ * record may reach a name whose labels run on past it (into the OPT or
+ * whatever follows): walkable in the whole response, dangling in the copy.
+ * Such a response is not cached, and policy_fill can rely on the walk.
+ */
+static int check_kept_part(const uint8_t *resp, size_t pos, const walk_t *w)
+{
+	for (uint16_t i = 0; i < w->n; i++) {
+		if (wire_skip_rr(resp, w->keep_len, &pos, NULL, NULL) < 0)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 int policy_judge(const uint8_t *resp, size_t len, const cache_key_t *key,
 		 const config_cache_t *rules, bool is_fallback, policy_verdict_t *v)
 {
@@ -186,6 +203,8 @@ int policy_judge(const uint8_t *resp, size_t len, const cache_key_t *key,
 		return rc;
 	walk_t w = { 0 };
 	rc = walk_sections(resp, len, pos, &w);
+	if (rc == 0 && w.keep_len < len)
+		rc = check_kept_part(resp, pos, &w);
 	if (rc < 0)
 		return rc;
 	if (w.has_ext_rcode || classify(flags, wire_read_u16(resp + 6), &w, &v->kind) < 0)
@@ -203,18 +222,26 @@ int policy_judge(const uint8_t *resp, size_t len, const cache_key_t *key,
 	return 0;
 }
 
+/*
+ * Two passes: every offset is found before any TTL is written. A compression
+ * pointer may land inside an earlier record's TTL field (the scanner only
+ * requires pointers to go backwards), so lowering a TTL first could change
+ * a name the walk still has to skip: the re-walk then failed, the assert
+ * fired in debug builds, and release builds wrote through an unset rdlen.
+ */
 void policy_fill(uint8_t *data, const policy_verdict_t *v, uint16_t *ttl_off)
 {
-	wire_write_u16(data + 10, v->kept_ar);
 	size_t pos = v->question_end;
 	for (uint16_t i = 0; i < v->n_ttls; i++) {
-		uint16_t rdlen;
+		uint16_t rdlen = 0;
 		int rc = wire_skip_rr(data, v->keep_len, &pos, NULL, &rdlen);
-		assert(rc == 0); /* policy_judge walked the same bytes */
+		assert(rc == 0); /* policy_judge walked the same, unchanged bytes */
 		(void)rc;
-		size_t off = pos - rdlen - TTL_OFFSET_FROM_RDATA;
-		uint32_t ttl = norm_ttl(policy_read_u32(data + off));
-		policy_write_u32(data + off, min_u32(ttl, v->ttl_s));
-		ttl_off[i] = (uint16_t)off;
+		ttl_off[i] = (uint16_t)(pos - rdlen - TTL_OFFSET_FROM_RDATA);
 	}
+	for (uint16_t i = 0; i < v->n_ttls; i++) {
+		uint32_t ttl = norm_ttl(policy_read_u32(data + ttl_off[i]));
+		policy_write_u32(data + ttl_off[i], min_u32(ttl, v->ttl_s));
+	}
+	wire_write_u16(data + 10, v->kept_ar);
 }

@@ -238,9 +238,15 @@ static int scan_response(const dns_query_t *q, const uint8_t *resp, size_t len, 
 	pos += 4;
 	s->question_end = pos;
 	size_t an_ns = (size_t)wire_read_u16(resp + 6) + wire_read_u16(resp + 8);
-	if (scan_rrs(resp, len, &pos, an_ns) < 0)
+	if (scan_rrs(resp, len, &pos, an_ns) < 0 || scan_additional(resp, len, pos, s) < 0)
 		return -1;
-	return scan_additional(resp, len, pos, s);
+	/* The relayed records end at keep_end, but a compression pointer in
+	 * one of them may reach labels that run on into the OPT (replaced or
+	 * dropped) or past it: such a name would dangle in the copy. */
+	size_t kept = s->question_end;
+	if (s->keep_end < len && scan_rrs(resp, s->keep_end, &kept, an_ns + s->kept_ar) < 0)
+		return -1;
+	return 0;
 }
 
 /*

@@ -38,6 +38,7 @@
 
 #define ER_ZONE_DEFAULT_TTL 3600 /* records before any $TTL, as BIND's default */
 #define ER_ZONE_CNAME_HOPS 8 /* chain length bound, as Knot Resolver's answer */
+#define SOA_FIELDS	    7 /* RFC 1035 3.3.13 */
 /*
  * Handed to ldns as the origin so that a relative name with no $ORIGIN
  * becomes visibly wrong instead of being taken as absolute ("foo" -> "foo.").
@@ -326,6 +327,15 @@ static int zone_check(struct zone *z, const ldns_rdf *sentinel, char *err, size_
 		snprintf(err, errlen, "%s: no SOA record (its owner is the zone apex)", z->file);
 		return -EINVAL;
 	}
+	if (ldns_rr_rd_count(soa) != SOA_FIELDS) {
+		/* Generic rdata ("\# 0") gets here with no fields at all,
+		 * and negative answers read the MINIMUM field. */
+		snprintf(err, errlen,
+			 "%s: the SOA record has %zu fields, not the %d of "
+			 "MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM",
+			 z->file, ldns_rr_rd_count(soa), SOA_FIELDS);
+		return -EINVAL;
+	}
 	z->soa = soa;
 	z->apex = rdf_wire(ldns_rr_owner(soa));
 	size_t ns = 0;
@@ -378,18 +388,30 @@ static int zone_check_cnames(const struct zone *z, char *err, size_t errlen)
  * frees each record as it goes, finds the first error and its line; the zone
  * is built by ldns_zone_new_frm_fp_l only once the file is known to parse.
  * Both use the same record reader, so errors and lines are identical.
+ * The pass also stops at a second SOA: ldns_zone_new_frm_fp_l drops it but
+ * keeps comparing later records against it, a use after free (found by
+ * tests/fuzz/fuzz_zone: three SOA lines with implicit TTLs crash it).
  */
-static ldns_status zone_preflight(FILE *fp, const ldns_rdf *origin, int *line)
+static ldns_status zone_preflight(FILE *fp, const ldns_rdf *origin, int *line, bool *is_second_soa)
 {
 	uint32_t ttl = ER_ZONE_DEFAULT_TTL;
 	ldns_rdf *my_origin = ldns_rdf_clone(origin);
 	ldns_rdf *prev = ldns_rdf_clone(origin);
 	ldns_status st = my_origin && prev ? LDNS_STATUS_OK : LDNS_STATUS_MEM_ERR;
+	bool has_soa = false;
+	*is_second_soa = false;
 	while (st == LDNS_STATUS_OK && !feof(fp)) {
 		ldns_rr *rr = NULL;
 		ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &my_origin, &prev, line);
+		if (s == LDNS_STATUS_OK && ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			if (has_soa)
+				*is_second_soa = true;
+			has_soa = true;
+		}
 		if (rr)
 			ldns_rr_free(rr);
+		if (*is_second_soa)
+			break;
 		if (s == LDNS_STATUS_SYNTAX_INCLUDE)
 			st = LDNS_STATUS_SYNTAX_INCLUDE_ERR_NOTIMPL;
 		else if (s != LDNS_STATUS_SYNTAX_EMPTY && s != LDNS_STATUS_SYNTAX_TTL &&
@@ -415,7 +437,16 @@ static int zone_parse(struct zone *z, const char *path, char *err, size_t errlen
 		goto cleanup;
 	}
 	int line = 0;
-	ldns_status st = zone_preflight(fp, sentinel, &line);
+	bool is_second_soa = false;
+	ldns_status st = zone_preflight(fp, sentinel, &line, &is_second_soa);
+	if (is_second_soa) {
+		rc = -EINVAL;
+		snprintf(err, errlen,
+			 "%s:%d: a second SOA record; a file holds one zone, put "
+			 "another zone in a file of its own",
+			 path, line);
+		goto cleanup;
+	}
 	if (st == LDNS_STATUS_OK) {
 		rewind(fp);
 		line = 0;

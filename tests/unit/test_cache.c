@@ -860,6 +860,65 @@ static void test_stats_counters(void **state)
 	assert_true(st.bytes > copy.len);
 }
 
+static uint32_t u32_at(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+#define WWW_EXAMPLE_COM_A                                                                          \
+	3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1
+
+/*
+ * Found by tests/fuzz/fuzz_wire: policy_fill lowered each TTL while walking,
+ * so a name made of an earlier TTL's bytes changed under the walk. Here the
+ * second owner points at the last byte of the first TTL (256: 0x00, the
+ * root); lowered to 80 that byte is 0x50, no valid label. The walk failed:
+ * an assertion in debug builds, a write through an unset rdlen in release.
+ */
+static void test_fill_pointer_into_patched_ttl(void **state)
+{
+	fixture_t *f = *state;
+	/* clang-format off */
+	static const uint8_t resp[] = {
+		0x42, 0x42, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0, WWW_EXAMPLE_COM_A,
+		/* 33 */ 0xC0, 12, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4, 192, 0, 2, 1, /* TTL 256 */
+		/* 49 */ 0xC0, 42, 0, 1, 0, 1, 0, 0, 0, 80, 0, 4, 192, 0, 2, 2, /* TTL 80 */
+	};
+	/* clang-format on */
+	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false);
+	cache_insert_params_t p = { .key = &k, .resp = resp, .resp_len = sizeof(resp) };
+	assert_int_equal(cache_insert(f->cache, &p, T0), 0);
+	cache_copy_t copy;
+	assert_int_equal(lookup(f, &k, T0 + S(30), false, &copy), CACHE_HIT);
+	assert_int_equal(copy.len, sizeof(resp));
+	assert_int_equal(u32_at(f->out + 39), 50); /* min(256, 80) - 30 */
+	assert_int_equal(u32_at(f->out + 55), 50);
+}
+
+/*
+ * Found with the same target: the cache stores a response up to its OPT,
+ * but a kept record's owner may point at labels that run on into the OPT.
+ * The name is fine in the response and dangles in the copy (the re-walk in
+ * policy_fill failed the same way), so such a response is not cached.
+ */
+static void test_kept_name_runs_into_cut_opt(void **state)
+{
+	fixture_t *f = *state;
+	/* clang-format off */
+	static const uint8_t resp[] = {
+		0x42, 0x42, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 1, WWW_EXAMPLE_COM_A,
+		/* 33 */ 0xC0, 12, 0, 16, 0, 1, 0, 0, 1, 44, 0, 1, 13, /* rdata: a label of 13 */
+		/* 46 */ 0xC0, 45, 0, 1, 0, 1, 0, 0, 0, 60, 0, 0, /* owner: 13 bytes to OPT+1 */
+		/* 58 */ 0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0,
+	};
+	/* clang-format on */
+	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false);
+	cache_insert_params_t p = { .key = &k, .resp = resp, .resp_len = sizeof(resp) };
+	assert_int_equal(cache_insert(f->cache, &p, T0), -EBADMSG);
+	cache_copy_t copy;
+	assert_int_equal(lookup(f, &k, T0, true, &copy), CACHE_MISS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -900,6 +959,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_subtree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fill_pointer_into_patched_ttl, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_kept_name_runs_into_cut_opt, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

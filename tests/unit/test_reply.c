@@ -474,6 +474,35 @@ static void test_finalize_truncate_edns(void **state)
 	assert_true(len <= ER_EDNS_ADVERTISED);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_wire: the second record's owner points at a
+ * label (in the first record's rdata) whose 13 bytes run on into the OPT.
+ * wire_check_response accepts the whole response, but the relayed copy ends
+ * before the OPT, so the name dangled: a plain client got a malformed
+ * message. Such a response is now refused (the caller answers SERVFAIL).
+ */
+static void test_finalize_name_runs_into_cut_opt(void **state)
+{
+	(void)state;
+	/* clang-format off */
+	static const uint8_t resp[] = {
+		0x42, 0x42, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 1,
+		3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1,
+		/* 33 */ 0xC0, 12, 0, 16, 0, 1, 0, 0, 1, 44, 0, 1, 13, /* rdata: a label of 13 */
+		/* 46 */ 0xC0, 45, 0, 1, 0, 1, 0, 0, 0, 60, 0, 0, /* owner: 13 bytes to OPT+1 */
+		/* 58 */ 0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0,
+	};
+	/* clang-format on */
+	client_t c;
+	static uint8_t out[BUF_MAX];
+	make_client(&c, "www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, false);
+	assert_int_equal(wire_check_response(resp, sizeof(resp), 0x4242, c.q.qname, c.q.qtype,
+					     c.q.qclass), 0);
+	assert_int_equal(reply_finalize(&c.q, resp, sizeof(resp), -1, 512, out, sizeof(out)), 0);
+	make_client(&c, "www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232, false);
+	assert_int_equal(reply_finalize(&c.q, resp, sizeof(resp), -1, 1232, out, sizeof(out)), 0);
+}
+
 static void test_finalize_rejects(void **state)
 {
 	(void)state;
@@ -601,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_finalize_truncate_plain),
 		cmocka_unit_test(test_finalize_truncate_edns),
 		cmocka_unit_test(test_finalize_rejects),
+		cmocka_unit_test(test_finalize_name_runs_into_cut_opt),
 		cmocka_unit_test(test_finalize_mutations),
 		cmocka_unit_test(test_txt),
 	};

@@ -7,7 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <ldns/ldns.h>
@@ -141,6 +144,28 @@ static int load_one(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* Loads text written to a temporary file; err gets the message with the
+ * file's name replaced by "ZONE" so expectations need not know it. */
+static int load_text(const char *text, char *err, size_t errlen)
+{
+	char path[] = "/tmp/erdns-test-zone-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	err[0] = '\0';
+	int rc = load_one(path, err, errlen);
+	unlink(path);
+	size_t n = strlen(path);
+	if (strncmp(err, path, n) == 0) {
+		memmove(err + 4, err + n, strlen(err + n) + 1);
+		memcpy(err, "ZONE", 4);
+	}
+	return rc;
+}
+
 static void test_load_good(void **state)
 {
 	const zoneset_t *zs = *state;
@@ -184,6 +209,40 @@ static void test_load_no_apex_ns(void **state)
 	char err[512];
 	assert_int_equal(load_one(ZONES "no-ns.zone", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, ZONES "no-ns.zone: no NS record at the zone apex nons.test");
+}
+
+/* Found by tests/fuzz/fuzz_zone: an SOA written as generic rdata with no
+ * fields loaded, and the first negative answer read its MINIMUM field
+ * through a NULL rdf (an assertion inside ldns). */
+static void test_load_soa_without_fields(void **state)
+{
+	(void)state;
+	char err[512];
+	assert_int_equal(load_text("$ORIGIN example.org.\n"
+				   "@ IN SOA \\# 0\n"
+				   "@ IN NS ns\n",
+				   err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "ZONE: the SOA record has 0 fields, not the 7 of MNAME RNAME "
+				 "SERIAL REFRESH RETRY EXPIRE MINIMUM");
+}
+
+/* Found by tests/fuzz/fuzz_zone: ldns 1.8.3 drops a second SOA but keeps
+ * comparing later records with it (use after free); three SOA lines with
+ * implicit TTLs crashed the load. A second SOA is now refused at its line. */
+static void test_load_second_soa_use_after_free(void **state)
+{
+	(void)state;
+	char err[512];
+	assert_int_equal(load_text("$ORIGIN example.org.\n"
+				   "@ IN SOA ns hostmaster 1 3600 600 86400 60\n"
+				   "@ IN SOA ns2 hostmaster 2 3600 600 86400 60\n"
+				   "@ IN SOA ns3 hostmaster 3 3600 600 86400 60\n"
+				   "@ IN NS ns\n",
+				   err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "ZONE:3: a second SOA record; a file holds one zone, put "
+				 "another zone in a file of its own");
 }
 
 static void test_load_outside_apex(void **state)
@@ -542,6 +601,8 @@ int main(void)
 		cmocka_unit_test(test_load_missing_file),
 		cmocka_unit_test(test_load_no_soa),
 		cmocka_unit_test(test_load_no_apex_ns),
+		cmocka_unit_test(test_load_soa_without_fields),
+		cmocka_unit_test(test_load_second_soa_use_after_free),
 		cmocka_unit_test(test_load_outside_apex),
 		cmocka_unit_test(test_load_relative_without_origin),
 		cmocka_unit_test(test_load_cname_and_data),
