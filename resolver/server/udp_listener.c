@@ -29,7 +29,7 @@
  * that many queries. */
 #define ER_UDP_SLICE (64 * 1024)
 #define ER_UDP_BATCH 16
-#define ER_UDP_RECV_BUF (ER_UDP_SLICE * ER_UDP_BATCH)
+#define ER_UDP_RECV_BUF ((size_t)ER_UDP_SLICE * ER_UDP_BATCH)
 
 /* Replies held for one sendmmsg at the end of a receive batch. A UDP reply
  * is at most ER_EDNS_ADVERTISED bytes (reply_size_limit). */
