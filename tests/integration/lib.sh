@@ -63,6 +63,21 @@ free_port() {
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# await_ready PID CHECK...: runs CHECK (a command) every 50 ms, at most 100
+# times, until it succeeds (0) or PID exits (1). On failure PID is stopped.
+await_ready() {
+	local pid=$1
+	shift
+	for _ in $(seq 100); do
+		"$@" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 1
+}
+
 # start_standin VAR [standin options...]: starts a stand-in on a free port,
 # sets VAR to the port and VAR_LOG to its query log. A port taken between
 # free_port and bind (erdns binds random source ports too) is retried.
@@ -75,19 +90,12 @@ start_standin() {
 		: >"$log"
 		"$STANDIN" --listen "127.0.0.1:$port" --log "$log" "$@" >"$out" 2>&1 &
 		pid=$!
-		for _ in $(seq 100); do
-			grep -qx ready "$out" 2>/dev/null && break
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		if grep -qx ready "$out"; then
+		if await_ready "$pid" grep -qx ready "$out"; then
 			BG_PIDS+=("$pid")
 			printf -v "$var" '%s' "$port"
 			printf -v "${var}_LOG" '%s' "$log"
 			return 0
 		fi
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
 	done
 	echo "stand-in $var did not start:" >&2
 	cat "$out" >&2
@@ -105,16 +113,10 @@ start_erdns() {
 	for try in 1 2 3 4 5; do
 		"$ERDNS" serve -c "$1" 2>"$W/erdns.log" &
 		ERDNS_PID=$!
-		for _ in $(seq 100); do
-			if dig @127.0.0.1 -p "$PORT" +tries=1 +time=1 +short -c CH -t TXT id.server >/dev/null 2>&1; then
-				BG_PIDS+=("$ERDNS_PID")
-				return 0
-			fi
-			kill -0 "$ERDNS_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill "$ERDNS_PID" 2>/dev/null
-		wait "$ERDNS_PID" 2>/dev/null
+		if await_ready "$ERDNS_PID" dig @127.0.0.1 -p "$PORT" +tries=1 +time=1 +short -c CH -t TXT id.server; then
+			BG_PIDS+=("$ERDNS_PID")
+			return 0
+		fi
 		grep -q "already in use" "$W/erdns.log" || break
 		local new
 		new=$(free_port) || break

@@ -16,6 +16,10 @@ outlook.ha   CNAME outlook.ms-acdc
 outlook.ms-acdc A 198.51.100.21
 ZONE
 for i in $(seq 1 90); do echo "many A 198.18.1.$i" >>"$W/knot/office365.test.zone"; done
+knot_answers() {
+	kdig @127.0.0.1 -p "$KPORT" +short +timeout=1 +retry=0 SOA office365.test | grep -q hostmaster
+}
+
 # start_knot: knotd on a free port (retried if the port is taken meanwhile).
 start_knot() {
 	local try pid
@@ -37,16 +41,10 @@ log:
 CONF
 		knotd -c "$W/knot/knot.conf" 2>"$W/knot/knotd.log" &
 		pid=$!
-		for _ in $(seq 100); do
-			if kdig @127.0.0.1 -p "$KPORT" +short +timeout=1 +retry=0 SOA office365.test 2>/dev/null | grep -q hostmaster; then
-				BG_PIDS+=("$pid")
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		if await_ready "$pid" knot_answers; then
+			BG_PIDS+=("$pid")
+			return 0
+		fi
 	done
 	echo "knotd did not start:" >&2
 	cat "$W/knot/knotd.log" >&2
