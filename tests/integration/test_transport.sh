@@ -95,5 +95,29 @@ print(*order)
 PY
 check_eq "out-of-order: the fast answer overtakes the slow one" "2 1" "$(cat "$W/ooo.txt")"
 
+# RFC 7766 6.2.3: an idle client connection is closed after 10 s; one
+# that is used in the meantime is not.
+idle=$(python3 - "$PORT" <<'PY'
+import socket, struct, sys, time
+port = int(sys.argv[1])
+name = b"\x03www\x07example\x03org\x00"
+q = struct.pack("!HHHHHH", 7, 0x100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+busy = socket.create_connection(("127.0.0.1", port), timeout=15)
+idle = socket.create_connection(("127.0.0.1", port), timeout=15)
+start = time.time()
+for _ in range(6):  # keep `busy` in use every 2 s
+    time.sleep(2)
+    busy.sendall(struct.pack("!H", len(q)) + q)
+    n = struct.unpack("!H", busy.recv(2, socket.MSG_WAITALL))[0]
+    busy.recv(n, socket.MSG_WAITALL)
+closed = idle.recv(1) == b""  # EOF once erdns closed it
+print("idle-closed" if closed else "idle-open", round(time.time() - start))
+busy.sendall(struct.pack("!H", len(q)) + q)
+print("busy-open" if len(busy.recv(2, socket.MSG_WAITALL)) == 2 else "busy-closed")
+PY
+)
+check_has "an idle TCP client is disconnected after 10 s" "idle-closed" "$idle"
+check_has "a TCP client in use stays connected" "busy-open" "$idle"
+
 stop_erdns
 finish
