@@ -14,6 +14,7 @@
 
 #include "upstream/tcp_pool.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 
 #define ER_PROBE_TICK_MS 100 /* probe schedule resolution; probe waits are >= 100 ms */
 
@@ -59,6 +60,28 @@ server_health_t *worker_health(worker_t *w, size_t group, size_t server)
 	return &w->upstreams.health[w->upstreams.first[group] + server];
 }
 
+/* A reload must not forget what the worker learnt: a server that is down
+ * stays down (and probed), an RTT estimate stays. Servers are matched by
+ * group name and address, since indexes may change between snapshots. */
+static void carry_health_over(const config_t *old, const upstream_table_t *from,
+			      const config_t *next, upstream_table_t *to)
+{
+	for (size_t g = 0; g < next->n_groups; g++) {
+		int og = config_group_index(old, next->groups[g].name);
+		if (og < 0)
+			continue;
+		const config_group_t *a = &old->groups[og], *b = &next->groups[g];
+		for (size_t s = 0; s < b->n_servers; s++) {
+			for (size_t t = 0; t < a->n_servers; t++) {
+				if (sockaddr_equal((const struct sockaddr *)&b->servers[s],
+						   (const struct sockaddr *)&a->servers[t]))
+					to->health[to->first[g] + s] =
+						from->health[from->first[og] + t];
+			}
+		}
+	}
+}
+
 static void take_handover(worker_t *w)
 {
 	pthread_mutex_lock(&w->handover_lock);
@@ -73,7 +96,7 @@ static void take_handover(worker_t *w)
 		config_unref(next);
 		return;
 	}
-	/* Health is per snapshot: group and server indexes may have changed. */
+	carry_health_over(w->config, &w->upstreams, next, &table);
 	upstream_table_free(&w->upstreams);
 	w->upstreams = table;
 	config_unref(w->config);
