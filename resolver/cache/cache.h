@@ -8,7 +8,7 @@
  * what was measured). Lookups copy under the lock, so nothing returned
  * points into the cache and an entry may be evicted the moment a call ends.
  *
- * The caller's part of the pipeline (the lead's server/ code):
+ * The caller's part of the pipeline (server/query.c and server/forward.c):
  *   before forwarding  cache_lookup(want_stale=false): HIT -> reply_finalize
  *                      the copy and answer; if should_prefetch, also refresh
  *                      in the background; STALE or MISS -> forward.
