@@ -60,6 +60,7 @@ struct forward {
 	unsigned n_waiters;
 	uint32_t hash; /* of the question and route: coalescing key */
 	bool is_shared; /* coalesced and cached (not with ECS passed through) */
+	bool is_in_bucket; /* joinable: in the coalescing table */
 	dns_query_t q; /* what is asked upstream; points into pkt */
 	uint32_t chain;
 	size_t chain_pos;
@@ -136,8 +137,23 @@ static void bucket_remove(forward_t *fw)
 		*link = fw->bucket_next;
 }
 
+/* Takes fw's waiters for delivery and takes fw out of the coalescing table
+ * first, so that nothing delivery triggers can join a forward that is
+ * finishing (its waiter would never be answered). */
+static waiter_t *take_waiters(forward_t *fw)
+{
+	if (fw->is_in_bucket) {
+		bucket_remove(fw);
+		fw->is_in_bucket = false;
+	}
+	waiter_t *list = fw->waiters;
+	fw->waiters = NULL;
+	fw->n_waiters = 0;
+	return list;
+}
+
 /* Unlinks fw from the worker's lists and frees it; its waiters must have
- * been answered or dropped already. */
+ * been taken (answered or dropped) already. */
 static void unlink_and_free(forward_t *fw)
 {
 	worker_t *w = fw->worker;
@@ -148,7 +164,7 @@ static void unlink_and_free(forward_t *fw)
 	if (fw->next)
 		fw->next->prev = fw->prev;
 	w->n_inflight--;
-	if (fw->is_shared)
+	if (fw->is_in_bucket)
 		bucket_remove(fw);
 	config_unref(fw->config);
 	free(fw);
@@ -171,8 +187,7 @@ static void fail(forward_t *fw)
 		if (cache_lookup(w->cache, &key, uv_now(&w->loop), &copy) != CACHE_MISS &&
 		    copy.len > 0) {
 			w->stats.stale_sent += fw->n_waiters;
-			waiters_answer(w, fw->waiters, reply_buf, copy.len, EDE_STALE_ANSWER);
-			fw->waiters = NULL;
+			waiters_answer(w, take_waiters(fw), reply_buf, copy.len, EDE_STALE_ANSWER);
 			unlink_and_free(fw);
 			return;
 		}
@@ -180,8 +195,7 @@ static void fail(forward_t *fw)
 	int ede = fw->saw_timeout		 ? EDE_NO_REACHABLE_AUTHORITY
 		  : fw->saw_network_error ? EDE_NETWORK_ERROR
 					 : ER_EDE_NONE;
-	waiters_fail(w, fw->waiters, ede);
-	fw->waiters = NULL;
+	waiters_fail(w, take_waiters(fw), ede);
 	unlink_and_free(fw);
 }
 
@@ -199,8 +213,7 @@ static void relay(forward_t *fw, const uint8_t *resp, size_t len, bool is_fallba
 		};
 		cache_insert(w->cache, &ins, uv_now(&w->loop)); /* "not cacheable" is fine */
 	}
-	waiters_answer(w, fw->waiters, resp, len, ER_EDE_NONE);
-	fw->waiters = NULL;
+	waiters_answer(w, take_waiters(fw), resp, len, ER_EDE_NONE);
 	unlink_and_free(fw);
 }
 
@@ -556,6 +569,7 @@ static void track(worker_t *w, forward_t *fw)
 		forward_t **bucket = &w->inflight_buckets[fw->hash & (ER_INFLIGHT_BUCKETS - 1)];
 		fw->bucket_next = *bucket;
 		*bucket = fw;
+		fw->is_in_bucket = true;
 	}
 }
 
@@ -596,8 +610,7 @@ void forward_cancel_all(worker_t *w)
 	while (w->inflight) {
 		forward_t *fw = w->inflight;
 		cancel_attempts(fw);
-		waiters_drop(fw->waiters);
-		fw->waiters = NULL;
+		waiters_drop(take_waiters(fw));
 		unlink_and_free(fw);
 	}
 }

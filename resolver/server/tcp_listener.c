@@ -27,7 +27,7 @@ struct tcp_conn {
 	struct sockaddr_storage peer;
 	unsigned holds; /* forwarded queries in flight */
 	uint8_t open_handles;
-	bool is_closing, is_paused;
+	bool is_closing, is_paused, is_resume_due;
 	size_t used;
 	uint8_t buf[2 + ER_TCP_MSG_MAX];
 };
@@ -72,7 +72,7 @@ void tcp_conn_hold(tcp_conn_t *c)
 	c->holds++;
 }
 
-static void resume_reading(tcp_conn_t *c);
+static void on_resume_due(uv_timer_t *t);
 
 void tcp_conn_release(tcp_conn_t *c)
 {
@@ -81,8 +81,14 @@ void tcp_conn_release(tcp_conn_t *c)
 		conn_maybe_free(c);
 		return;
 	}
-	if (c->is_paused && c->holds < ER_TCP_MAX_INFLIGHT)
-		resume_reading(c);
+	/* Resume on the next loop turn, not here: this runs while a forward is
+	 * delivering answers, and draining buffered queries now would re-enter
+	 * the pipeline in the middle of that delivery. The idle timer is free
+	 * for this while the connection is paused (it has queries in flight). */
+	if (c->is_paused && !c->is_resume_due && c->holds < ER_TCP_MAX_INFLIGHT) {
+		c->is_resume_due = true;
+		uv_timer_start(&c->idle, on_resume_due, 0, 0);
+	}
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -130,11 +136,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->buf + c->used, (unsigned int)(sizeof(c->buf) - c->used));
 }
 
-/* Hands every complete message to the pipeline; keeps a partial tail. */
+/* Hands complete messages to the pipeline until ER_TCP_MAX_INFLIGHT of
+ * them wait on upstreams (one read may carry hundreds of pipelined
+ * queries); keeps the rest for when answers have gone out. */
 static void drain_messages(tcp_conn_t *c)
 {
 	size_t pos = 0;
-	while (!c->is_closing && c->used - pos >= 2) {
+	while (!c->is_closing && c->holds < ER_TCP_MAX_INFLIGHT && c->used - pos >= 2) {
 		size_t len = (size_t)c->buf[pos] << 8 | c->buf[pos + 1];
 		if (c->used - pos - 2 < len)
 			break;
@@ -170,10 +178,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void resume_reading(tcp_conn_t *c)
 {
 	c->is_paused = false;
+	c->is_resume_due = false;
 	drain_messages(c); /* messages that arrived before the pause */
 	if (!c->is_closing && c->holds < ER_TCP_MAX_INFLIGHT &&
 	    uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) < 0)
 		conn_close(c);
+}
+
+static void on_resume_due(uv_timer_t *t)
+{
+	tcp_conn_t *c = t->data;
+	uv_timer_start(&c->idle, on_idle, ER_TCP_IDLE_MS, ER_TCP_IDLE_MS);
+	resume_reading(c);
 }
 
 static void accept_one(worker_t *w, uv_stream_t *server)
