@@ -50,7 +50,8 @@ wait_for_log() { # pattern; bounded 50 x 0.1 s
 	return 1
 }
 wait_for_log "configuration reloaded" && ok "reload logged" || not_ok "reload not logged"
-check_eq "after reload: x.example via branch" "192.0.2.2" "$(qs x.example)"
+check_has "routes changed: the cache (keyed by chain) was flushed" "cache entries flushed" "$(cat "$W/erdns.log")"
+check_eq "after reload: x.example via branch, not hq's cached answer" "192.0.2.2" "$(qs x.example)"
 check_eq "after reload: new identity" '"after"' "$(qs -c CH -t TXT id.server)"
 for i in 1 2 3 4; do qs r$i.d.example >/dev/null; done
 check_eq "after reload: a server marked down stays down (health carried over)" "$dead_before" "$(standin_count "$DEAD_LOG")"
