@@ -423,6 +423,7 @@ static void try_next_server(forward_t *fw)
 		.option_len = ecs_len,
 		.stats = &w->stats,
 		.tcp_pool = w->tcp_pool,
+		.udp_pool = w->udp_pool,
 	};
 	slot->attempt = attempt_start(&w->loop, &params, on_attempt_done, slot);
 	if (slot->attempt == NULL) {

@@ -98,6 +98,7 @@ static void probe_start(probe_t *p, uint64_t now)
 		.tcp_only = g->tcp == TCP_MODE_ALWAYS,
 		.stats = &w->stats,
 		.tcp_pool = w->tcp_pool,
+		.udp_pool = w->udp_pool,
 	};
 	health_on_trial_started(worker_health(w, p->group, p->server), now);
 	p->attempt = attempt_start(&w->loop, &params, on_probe_done, p);

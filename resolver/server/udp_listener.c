@@ -3,17 +3,19 @@
  * thread (before privileges are dropped) with SO_REUSEPORT; the worker adopts
  * it with uv_udp_open.
  *
- * Batching, both ways, because on the cache-hit path ~90% of the CPU is the
- * kernel (perf, 100-name hot set, dnsperf on loopback): queries are read
- * with libuv's recvmmsg mode, and replies produced while a batch is being
- * processed are collected and sent with one sendmmsg(2) at its end. libuv
- * 1.44 has no batched send (uv_udp_try_send2 arrived in 1.50), hence the
- * direct call on the handle's fd. Measured on this 2-core VM, one worker:
- * 7.7 us of CPU per cached answer with recvmsg/sendmsg per query, 5.9 us
- * with recvmmsg, see docs/benchmarks.md for the result with both.
- * Replies produced later (forwarded answers) go out with uv_udp_try_send;
- * only when the socket buffer is full is a reply copied and queued with
- * uv_udp_send.
+ * Batching, both ways, because ~90% of the CPU on the cache-hit path and
+ * most of it on the miss path is the kernel (perf, dnsperf on loopback):
+ * queries are read with libuv's recvmmsg mode, and every reply produced in
+ * one turn of the loop (cache hits of a receive batch, forwarded answers of
+ * all the upstream sockets that became readable together) is collected and
+ * sent with one sendmmsg(2) from the worker's prepare handle, which runs
+ * before the loop next waits (udp_listener_flush). libuv 1.44 has no
+ * batched send (uv_udp_try_send2 arrived in 1.50), hence the direct call on
+ * the handle's fd. Measured on this 2-core VM, one worker: 7.7 us of CPU
+ * per cached answer with recvmsg/sendmsg per query, 5.9 us with recvmmsg;
+ * forwarded answers went out one sendmmsg each before they were batched too
+ * (see docs/benchmarks.md). Only when the socket buffer is full is a reply
+ * copied and queued with uv_udp_send.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,14 +33,16 @@
 #define ER_UDP_BATCH 16
 #define ER_UDP_RECV_BUF ((size_t)ER_UDP_SLICE * ER_UDP_BATCH)
 
-/* Replies held for one sendmmsg at the end of a receive batch. A UDP reply
- * is at most ER_EDNS_ADVERTISED bytes (reply_size_limit). */
+/* Replies held for one sendmmsg per loop turn (80 KiB per listener). A
+ * UDP reply is at most ER_EDNS_ADVERTISED bytes (reply_size_limit). */
+#define ER_UDP_OUTBOX 64
+
 struct udp_outbox {
 	size_t n;
-	struct mmsghdr msgs[ER_UDP_BATCH];
-	struct iovec iov[ER_UDP_BATCH];
-	struct sockaddr_storage to[ER_UDP_BATCH];
-	uint8_t data[ER_UDP_BATCH][ER_EDNS_ADVERTISED];
+	struct mmsghdr msgs[ER_UDP_OUTBOX];
+	struct iovec iov[ER_UDP_OUTBOX];
+	struct sockaddr_storage to[ER_UDP_OUTBOX];
+	uint8_t data[ER_UDP_OUTBOX][ER_EDNS_ADVERTISED];
 };
 
 typedef struct udp_send {
@@ -57,13 +61,17 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 static void send_one(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
 		     size_t len);
 
-/* Sends what the batch produced; anything the kernel refuses is retried one
+/* Sends what the turn produced; anything the kernel refuses is retried one
  * by one through libuv (which queues it if the socket buffer is full). */
-static void outbox_flush(udp_listener_t *l)
+void udp_listener_flush(udp_listener_t *l)
 {
 	struct udp_outbox *o = l->outbox;
-	if (o->n == 0)
+	if (o == NULL || o->n == 0)
 		return;
+	if (uv_is_closing((uv_handle_t *)&l->handle)) {
+		o->n = 0; /* shutting down: nobody is waiting for these */
+		return;
+	}
 	uv_os_fd_t fd;
 	size_t sent = 0;
 	if (uv_fileno((uv_handle_t *)&l->handle, &fd) == 0) {
@@ -82,10 +90,10 @@ static bool outbox_add(udp_listener_t *l, const struct sockaddr *to, const uint8
 		       size_t len)
 {
 	struct udp_outbox *o = l->outbox;
-	if (!l->is_batching || len > sizeof(o->data[0]))
+	if (len > sizeof(o->data[0]))
 		return false;
-	if (o->n == ER_UDP_BATCH)
-		outbox_flush(l);
+	if (o->n == ER_UDP_OUTBOX)
+		udp_listener_flush(l);
 	size_t i = o->n++;
 	memcpy(o->data[i], msg, len);
 	memcpy(&o->to[i], to, sockaddr_len(to));
@@ -107,13 +115,8 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 	/* In recvmmsg mode buf is a slice of the worker's buffer: nothing to free.
 	 * Chunks of one recvmmsg come with UV_UDP_MMSG_CHUNK, then one call with
 	 * UV_UDP_MMSG_FREE closes the batch. */
-	if (flags & UV_UDP_MMSG_CHUNK)
-		l->is_batching = true;
-	if (flags & UV_UDP_MMSG_FREE) {
-		outbox_flush(l);
-		l->is_batching = false;
+	if (flags & UV_UDP_MMSG_FREE)
 		return;
-	}
 	if (nread <= 0 || from == NULL)
 		return;
 	if (flags & UV_UDP_PARTIAL) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "upstream/tcp_pool.h"
+#include "upstream/udp_pool.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
 
@@ -116,9 +117,19 @@ static void begin_stop(worker_t *w)
 	probe_table_cancel(&w->upstreams);
 	tcp_pool_close(w->tcp_pool); /* no attempt holds a request any more */
 	w->tcp_pool = NULL;
+	udp_pool_close(w->udp_pool); /* nor a socket */
+	w->udp_pool = NULL;
 	tcp_conn_close_all(w);
 	uv_close((uv_handle_t *)&w->probe_timer, NULL);
+	uv_close((uv_handle_t *)&w->flush, NULL);
 	uv_close((uv_handle_t *)&w->wakeup, NULL);
+}
+
+static void on_flush(uv_prepare_t *prepare)
+{
+	worker_t *w = prepare->data;
+	for (size_t i = 0; i < w->n_listen; i++)
+		udp_listener_flush(&w->udp[i]);
 }
 
 static void on_probe_timer(uv_timer_t *timer)
@@ -197,10 +208,14 @@ int worker_start(worker_t *w)
 	if (rc < 0)
 		return rc;
 	w->tcp_pool = tcp_pool_new(&w->loop, &w->stats, NULL);
-	rc = w->tcp_pool ? uv_async_init(&w->loop, &w->wakeup, on_wakeup) : UV_ENOMEM;
+	w->udp_pool = udp_pool_new(&w->loop, &w->stats);
+	rc = w->tcp_pool && w->udp_pool ? uv_async_init(&w->loop, &w->wakeup, on_wakeup)
+					: UV_ENOMEM;
 	if (rc < 0) {
 		tcp_pool_close(w->tcp_pool); /* nothing opened yet: freed at once */
 		w->tcp_pool = NULL;
+		udp_pool_close(w->udp_pool);
+		w->udp_pool = NULL;
 		uv_loop_close(&w->loop);
 		return rc;
 	}
@@ -208,11 +223,17 @@ int worker_start(worker_t *w)
 	uv_timer_init(&w->loop, &w->probe_timer); /* cannot fail for timers */
 	w->probe_timer.data = w;
 	uv_timer_start(&w->probe_timer, on_probe_timer, ER_PROBE_TICK_MS, ER_PROBE_TICK_MS);
+	uv_prepare_init(&w->loop, &w->flush); /* cannot fail for prepare handles */
+	w->flush.data = w;
+	uv_prepare_start(&w->flush, on_flush);
 	rc = uv_thread_create(&w->thread, run, w);
 	if (rc < 0) {
 		tcp_pool_close(w->tcp_pool);
 		w->tcp_pool = NULL;
+		udp_pool_close(w->udp_pool);
+		w->udp_pool = NULL;
 		uv_close((uv_handle_t *)&w->probe_timer, NULL);
+		uv_close((uv_handle_t *)&w->flush, NULL);
 		uv_close((uv_handle_t *)&w->wakeup, NULL);
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->loop);

@@ -40,7 +40,6 @@ typedef struct udp_listener {
 	uv_udp_t handle;
 	worker_t *worker;
 	struct udp_outbox *outbox; /* replies batched for sendmmsg */
-	bool is_batching; /* inside one recvmmsg batch */
 } udp_listener_t;
 
 typedef struct tcp_listener {
@@ -75,6 +74,7 @@ struct worker {
 	uv_loop_t loop;
 	uv_async_t wakeup;
 	uv_timer_t probe_timer;
+	uv_prepare_t flush; /* sends the replies of a loop turn before it waits */
 	atomic_bool stop_requested;
 	pthread_mutex_t handover_lock;
 	config_t *handover; /* a new snapshot waiting to be taken, under the lock */
@@ -82,6 +82,7 @@ struct worker {
 	config_t *config; /* the snapshot new queries use (one reference) */
 	upstream_table_t upstreams;
 	struct tcp_pool *tcp_pool; /* upstream TCP connections, shared by attempts */
+	struct udp_pool *udp_pool; /* upstream UDP sockets, one per attempt at a time */
 
 	size_t n_listen;
 	int udp_fds[ER_LISTEN_MAX], tcp_fds[ER_LISTEN_MAX];
@@ -127,8 +128,13 @@ int udp_listener_start(udp_listener_t *l, worker_t *w, int fd);
 void udp_listener_close(udp_listener_t *l);
 /* Frees what the listener allocated; after its handle is closed. */
 void udp_listener_free(udp_listener_t *l);
+/* Queues a reply; it is sent by the next udp_listener_flush (or at once
+ * when the queue is full). */
 void udp_listener_send(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
 		       size_t len);
+/* Sends the queued replies with one sendmmsg; the worker's prepare handle
+ * calls it on every loop turn. */
+void udp_listener_flush(udp_listener_t *l);
 int tcp_listener_start(tcp_listener_t *l, worker_t *w, int fd);
 void tcp_listener_close(tcp_listener_t *l);
 void tcp_conn_close_all(worker_t *w);

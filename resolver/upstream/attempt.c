@@ -3,10 +3,12 @@
  * socket, TCP stream), counts the ones still open, and frees itself in the
  * last close callback, so no path frees an initialised handle.
  *
- * A fresh UDP socket per attempt, bound to a CSPRNG-chosen port, rather than
- * a shared socket per worker: a shared socket makes the ID the only entropy
- * an off-path attacker must guess (RFC 5452 sec 4, 9.2); a fresh port adds
- * ~16 bits. The socket is not connect()ed so that answers from other
+ * A fresh random source port per attempt rather than one shared socket per
+ * worker: a shared socket makes the ID the only entropy an off-path attacker
+ * must guess (RFC 5452 sec 4, 9.2); a fresh port adds ~15-16 bits. The
+ * sockets come from the worker's udp_pool (reused, re-bound to a new
+ * kernel-chosen random port each time; see udp_pool.c for the measurement
+ * and the port range). They are not connect()ed, so that answers from other
  * addresses or ports are seen and counted instead of silently filtered.
  *
  * TCP goes through the worker's pool (tcp_pool.c: reused, pipelined
@@ -26,28 +28,27 @@
 #include "dns/dname.h"
 #include "dns/reply.h"
 #include "upstream/tcp_pool.h"
+#include "upstream/udp_pool.h"
 #include "util/random.h"
 #include "util/sockaddr.h"
 
-/* Our advertised EDNS size bounds honest UDP answers; a larger datagram is
- * cut by the kernel (UV_UDP_PARTIAL) and handled like TC=1. */
-#define ER_ATTEMPT_UDP_BUF 4096
 #define ER_ATTEMPT_TCP_BUF (2 + 65535)
 #define ER_ATTEMPT_QUERY_MAX 600 /* 12 + 255 + 4 + 11 (OPT) + an ECS option */
-#define ER_PORT_TRIES 8
 
-_Static_assert(ER_ATTEMPT_UDP_BUF > ER_EDNS_ADVERTISED, "room for an honest EDNS answer");
+/* Our advertised EDNS size bounds honest UDP answers; a larger datagram is
+ * cut by the kernel (truncated) and handled like TC=1. */
+_Static_assert(ER_UDP_POOL_RECV_BUF > ER_EDNS_ADVERTISED, "room for an honest EDNS answer");
 
 struct attempt {
 	uv_loop_t *loop;
 	uv_timer_t timer;
-	uv_udp_t udp;
 	uv_tcp_t tcp;
-	uv_udp_send_t send_req;
+	udp_pool_sock_t *udp; /* taken from udp_pool while the UDP exchange lasts */
+	udp_pool_t *udp_pool;
 	uv_connect_t connect_req;
 	uv_write_t write_req;
 	uint8_t open_handles;
-	bool is_udp_open, is_tcp_open, is_done;
+	bool is_tcp_open, is_done;
 	struct sockaddr_storage server;
 	uint16_t id;
 	uint16_t qtype, qclass;
@@ -66,16 +67,6 @@ struct attempt {
 	size_t tcp_used;
 };
 
-/* libuv calls the alloc callback and then the receive callback before it
- * reads anything else on this thread, and an attempt's receive callback
- * consumes the datagram before returning: so all attempts of a worker can
- * share one receive buffer instead of carrying 4 KiB each. That is memory,
- * not speed: 16384 queries in flight per worker (ER_MAX_INFLIGHT) times up
- * to 6 attempts: 6.3 KiB per attempt before, 2.3 KiB now (sizeof, worst
- * case 610 MiB -> 217 MiB). CPU per miss did not move measurably (24-28 us before
- * and after, dnsperf against knotd). */
-static _Thread_local uint8_t udp_buf[ER_ATTEMPT_UDP_BUF];
-
 static void on_handle_closed(uv_handle_t *handle)
 {
 	attempt_t *a = handle->data;
@@ -92,6 +83,14 @@ static void close_handle(attempt_t *a, uv_handle_t *h)
 	(void)a;
 }
 
+static void release_udp(attempt_t *a)
+{
+	if (a->udp) {
+		udp_pool_release(a->udp);
+		a->udp = NULL;
+	}
+}
+
 static void close_all(attempt_t *a)
 {
 	if (a->pool_req) {
@@ -100,10 +99,7 @@ static void close_all(attempt_t *a)
 	}
 	uv_timer_stop(&a->timer);
 	close_handle(a, (uv_handle_t *)&a->timer);
-	if (a->is_udp_open) {
-		a->is_udp_open = false;
-		close_handle(a, (uv_handle_t *)&a->udp);
-	}
+	release_udp(a);
 	if (a->is_tcp_open) {
 		a->is_tcp_open = false;
 		close_handle(a, (uv_handle_t *)&a->tcp);
@@ -270,19 +266,10 @@ static int start_tcp(attempt_t *a)
 
 /* ---- UDP ---- */
 
-static void on_udp_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
-{
-	(void)handle;
-	(void)suggested;
-	*buf = uv_buf_init((char *)udp_buf, sizeof(udp_buf));
-}
-
 static void switch_to_tcp(attempt_t *a)
 {
 	a->stats->upstream_tcp_retries++;
-	uv_udp_recv_stop(&a->udp);
-	a->is_udp_open = false;
-	close_handle(a, (uv_handle_t *)&a->udp);
+	release_udp(a);
 	int rc = start_tcp(a);
 	if (rc < 0) {
 		a->stats->upstream_errors++;
@@ -290,91 +277,46 @@ static void switch_to_tcp(attempt_t *a)
 	}
 }
 
-static void on_udp_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
-			const struct sockaddr *from, unsigned flags)
+static void on_udp_recv(void *owner, ssize_t nread, const uint8_t *pkt,
+			const struct sockaddr *from, bool is_truncated)
 {
-	attempt_t *a = handle->data;
-	(void)buf;
-	if (a->is_done || (nread == 0 && from == NULL))
+	attempt_t *a = owner;
+	if (a->is_done)
 		return;
 	if (nread < 0) {
 		a->stats->upstream_errors++;
 		finish(a, (int)nread, NULL, 0);
 		return;
 	}
-	if (from == NULL || !sockaddr_equal(from, (const struct sockaddr *)&a->server)) {
+	if (!sockaddr_equal(from, (const struct sockaddr *)&a->server)) {
 		a->stats->mismatched_dropped++;
 		return;
 	}
-	if (flags & UV_UDP_PARTIAL) {
+	if (is_truncated) {
 		/* Larger than we advertised: cannot be checked whole; ask over TCP. */
 		switch_to_tcp(a);
 		return;
 	}
 	/* A truncated answer may be cut mid-record, so only its ID is checked:
 	 * the worst a spoofer gains is moving this attempt to TCP. */
-	if (nread >= ER_DNS_HEADER_LEN && wire_read_u16(udp_buf) == a->id &&
-	    (wire_read_u16(udp_buf + 2) & DNS_FLAG_TC)) {
+	if (nread >= ER_DNS_HEADER_LEN && wire_read_u16(pkt) == a->id &&
+	    (wire_read_u16(pkt + 2) & DNS_FLAG_TC)) {
 		switch_to_tcp(a);
 		return;
 	}
-	if (!answer_matches(a, udp_buf, (size_t)nread)) {
+	if (!answer_matches(a, pkt, (size_t)nread)) {
 		a->stats->mismatched_dropped++;
 		return;
 	}
-	finish(a, 0, udp_buf, (size_t)nread);
-}
-
-static void on_udp_sent(uv_udp_send_t *req, int status)
-{
-	attempt_t *a = req->data;
-	if (status < 0 && !a->is_done) {
-		a->stats->upstream_errors++;
-		finish(a, status, NULL, 0);
-	}
-}
-
-/* Binds to a random port: the kernel's own choice is sequential-ish under
- * some configurations, and RFC 5452 wants the full range. */
-static int bind_random_port(attempt_t *a)
-{
-	struct sockaddr_storage local;
-	memset(&local, 0, sizeof(local));
-	local.ss_family = a->server.ss_family;
-	int rc = UV_EADDRINUSE;
-	for (int i = 0; i < ER_PORT_TRIES && rc == UV_EADDRINUSE; i++) {
-		uint16_t port = (uint16_t)(1024 + random_uniform(65536 - 1024));
-		if (local.ss_family == AF_INET)
-			((struct sockaddr_in *)&local)->sin_port = htons(port);
-		else
-			((struct sockaddr_in6 *)&local)->sin6_port = htons(port);
-		rc = uv_udp_bind(&a->udp, (struct sockaddr *)&local, 0);
-	}
-	if (rc == UV_EADDRINUSE) {
-		((struct sockaddr_in *)&local)->sin_port = 0; /* same offset in sin6 */
-		rc = uv_udp_bind(&a->udp, (struct sockaddr *)&local, 0);
-	}
-	return rc;
+	finish(a, 0, pkt, (size_t)nread);
 }
 
 static int start_udp(attempt_t *a)
 {
-	int rc = uv_udp_init_ex(a->loop, &a->udp, a->server.ss_family);
-	if (rc < 0)
-		return rc;
-	a->udp.data = a;
-	a->open_handles++;
-	a->is_udp_open = true;
-	rc = bind_random_port(a);
-	if (rc < 0)
-		return rc;
-	a->send_req.data = a;
-	uv_buf_t buf = uv_buf_init((char *)a->query + 2, (unsigned int)a->query_len);
-	rc = uv_udp_send(&a->send_req, &a->udp, &buf, 1, (const struct sockaddr *)&a->server,
-			 on_udp_sent);
-	if (rc < 0)
-		return rc;
-	return uv_udp_recv_start(&a->udp, on_udp_alloc, on_udp_recv);
+	if (a->udp_pool == NULL)
+		return UV_EINVAL;
+	return udp_pool_send(a->udp_pool, (const struct sockaddr *)&a->server, a->query + 2,
+			     a->query_len, on_udp_recv, a, &a->udp);
 }
 
 static int prepare(attempt_t *a, const attempt_params_t *p)
@@ -401,6 +343,7 @@ attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *p, attempt_cb 
 	a->loop = loop;
 	a->stats = p->stats;
 	a->tcp_pool = p->tcp_pool;
+	a->udp_pool = p->udp_pool;
 	if (prepare(a, p) < 0 || uv_timer_init(loop, &a->timer) < 0) {
 		free(a);
 		return NULL;

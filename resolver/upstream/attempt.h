@@ -1,6 +1,6 @@
 /*
  * One exchange with one upstream server [libuv]: send the query over UDP (a
- * fresh socket on a CSPRNG-chosen source port, a CSPRNG ID), accept only an
+ * fresh random source port from the worker's udp_pool, a CSPRNG ID), accept only an
  * answer from that address and port with that ID and question, and retry the
  * same server over TCP when the answer is truncated (or always, with
  * tcp=always). Everything else that arrives is dropped and counted.
@@ -18,6 +18,7 @@
 
 typedef struct attempt attempt_t;
 struct tcp_pool;
+struct udp_pool;
 
 /*
  * status 0: resp/len is a valid answer to the question (any rcode), valid
@@ -45,6 +46,8 @@ typedef struct attempt_params {
 	stats_t *stats; /* the worker's counters, outlives the attempt */
 	struct tcp_pool *tcp_pool; /* the worker's upstream TCP connections, or NULL
 				    * for a connection of the attempt's own */
+	struct udp_pool *udp_pool; /* the worker's upstream UDP sockets; required
+				    * unless tcp_only */
 } attempt_params_t;
 
 /* Starts an attempt; cb runs exactly once unless attempt_cancel is called

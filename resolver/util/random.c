@@ -62,14 +62,3 @@ uint32_t random_u32(void)
 	random_bytes(&v, sizeof(v));
 	return v;
 }
-
-uint32_t random_uniform(uint32_t bound)
-{
-	/* Rejection sampling: discard the top partial range (as arc4random_uniform). */
-	uint32_t min = (uint32_t)(-bound) % bound;
-	for (;;) {
-		uint32_t r = random_u32();
-		if (r >= min)
-			return r % bound;
-	}
-}

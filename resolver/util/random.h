@@ -1,5 +1,7 @@
 /*
- * Unpredictable numbers for DNS transaction IDs and source ports (RFC 5452).
+ * Unpredictable numbers for DNS transaction IDs (RFC 5452; source ports are
+ * drawn by the kernel, see upstream/udp_pool.c), the cache's hash seed and
+ * server selection.
  * Backed by the kernel CSPRNG (getrandom(2)); a per-thread buffer amortises
  * the system call so the per-query cost is a memcpy.
  */
@@ -14,7 +16,5 @@
 void random_bytes(void *buf, size_t len);
 uint16_t random_u16(void);
 uint32_t random_u32(void);
-/* Uniform in [0, bound), bound > 0, without modulo bias. */
-uint32_t random_uniform(uint32_t bound);
 
 #endif
