@@ -19,6 +19,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "server/worker.h"
@@ -45,6 +46,39 @@ static void grow_receive_buffer(int fd)
 	int size = ER_UDP_RCVBUF;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+/* Every upstream query in flight holds a UDP socket (upstream/udp_pool.c),
+ * every TCP connection, client or upstream, one descriptor: the usual soft
+ * limit of 1024 would turn a burst of misses into SERVFAILs long before a
+ * worker reaches ER_MAX_INFLIGHT. The soft limit goes up to the hard one
+ * (which needs no privilege), as Unbound does for its outgoing ports. */
+#define ER_FD_LIMIT_CEILING ((rlim_t)1 << 20) /* fs.nr_open's default */
+
+static void raise_fd_limit(unsigned n_workers)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > ER_FD_LIMIT_CEILING
+			      ? ER_FD_LIMIT_CEILING
+			      : rl.rlim_max;
+	if (rl.rlim_cur < want) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			rl.rlim_cur = old;
+		} else {
+			log_info("file descriptors: soft limit raised from %llu to %llu",
+				 (unsigned long long)old, (unsigned long long)want);
+		}
+	}
+	rlim_t need = (rlim_t)n_workers * ER_MAX_INFLIGHT;
+	if (rl.rlim_cur < need)
+		log_warn("file descriptors: the limit of %llu is below the %llu upstream queries "
+			 "%u worker(s) may have in flight; beyond it queries get SERVFAIL "
+			 "(raise LimitNOFILE or ulimit -Hn)",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)need, n_workers);
 }
 
 static int open_socket(const struct sockaddr *addr, int type, char *err, size_t errlen)
@@ -231,6 +265,7 @@ int server_run(config_t *config)
 	int *fds = calloc(2 * config->n_listen * s.n_workers, sizeof(int));
 	s.workers = calloc(s.n_workers, sizeof(worker_t));
 	s.cache = cache_new(&config->cache, 0);
+	raise_fd_limit(s.n_workers);
 	if (fds == NULL || s.workers == NULL || s.cache == NULL ||
 	    open_all_sockets(config, s.n_workers, fds) < 0)
 		goto out;

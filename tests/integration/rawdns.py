@@ -7,6 +7,9 @@
                                           malformed ones); prints the replies' rcodes
   rawdns.py PORT formerr                  a query with QDCOUNT=2; prints the rcode
   rawdns.py PORT short                    a 5-byte datagram; prints "no reply" or rcode
+  rawdns.py PORT burst N SUFFIX           N UDP queries for distinct names under SUFFIX,
+                                          all sent before any answer is read; prints
+                                          "rcode:count" of the answers (10 s at most)
 Only 127.0.0.1. Every wait has a timeout.
 """
 import os
@@ -94,6 +97,31 @@ def garbage(port, count):
     print(" ".join(f"{k}:{v}" for k, v in sorted(results.items())))
 
 
+def burst(port, n, suffix):
+    import time
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    for i in range(n):
+        sock.sendto(query(i, f"b{i}.{suffix}"), (HOST, port))
+    results = {}
+    seen = set()
+    deadline = time.monotonic() + 10
+    while len(seen) < n and time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data, _ = sock.recvfrom(65535)
+        except socket.timeout:
+            break
+        qid = struct.unpack("!H", data[:2])[0]
+        if qid in seen:
+            continue
+        seen.add(qid)
+        r = rcode_of(data)
+        results[r] = results.get(r, 0) + 1
+    results["no-reply"] = n - len(seen)
+    print(" ".join(f"{k}:{v}" for k, v in sorted(results.items())))
+
+
 def main():
     port = int(sys.argv[1])
     cmd = sys.argv[2]
@@ -103,6 +131,8 @@ def main():
         garbage(port, int(sys.argv[3]))
     elif cmd == "formerr":
         print(rcode_of(udp_exchange(port, query(77, "www.example.org", qdcount=2))))
+    elif cmd == "burst":
+        burst(port, int(sys.argv[3]), sys.argv[4])
     elif cmd == "short":
         print(rcode_of(udp_exchange(port, b"\x00\x01\x02\x03\x04")))
     else:
