@@ -128,6 +128,8 @@ cpu_ticks() { # utime+stime of the whole process (all threads), in clock ticks
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 udp_rcvbuf_drops() { awk '/^Udp:/ && ++n == 2 { print $6 }' /proc/net/snmp; } # RcvbufErrors, all sockets
 cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 }' /proc/stat; } # user nice system (irq/softirq left out: packet work)
+cpu_steal() { awk -v c="cpu$1" '$1 == c { print $9 }' /proc/stat; } # time the hypervisor ran something else on this vCPU
+steal_pct() { awk -v t="$1" -v hz="$CLK_TCK" -v d="$2" 'BEGIN { printf "%.0f", t * 100 / hz / d }'; }
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------------------------------------
@@ -322,7 +324,7 @@ stop_server() {
 
 server_version() {
 	case $1 in
-	erdns) echo "erdns $("$ERDNS" --version 2>&1 | awk '{print $NF; exit}') (${ERDNS#"$ROOT/"}, the repository at git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes') when the script ran)" ;;
+	erdns) echo "erdns $("$ERDNS" --version 2>&1 | awk '{print $NF; exit}') (${ERDNS#"$ROOT/"}, the repository at git $GIT_STATE when the run started)" ;;
 	unbound) unbound -V 2>&1 | awk '/^Version/ { print "Unbound " $2; exit }' ;;
 	dnsmasq) dnsmasq --version | awk 'NR == 1 { print "dnsmasq " $3 }' ;;
 	dnsdist) dnsdist --version 2>&1 | awk 'NR == 1 { print "dnsdist " $2 }' ;;
@@ -343,8 +345,8 @@ unique_file() { # prefix count file: never-repeated names, 1 in 4 under office.c
 # --- one dnsperf run against the running server; appends a line to results.tsv
 RESULTS=$WORK/results.tsv
 LATENCY=$WORK/latency.tsv
-printf 'server\tworkload\trun\tqps\tcompleted\tlost\tsent\tcpu_us\trss_kb\trcodes\tother_pct\tudp_drops\n' >"$RESULTS"
-printf 'server\tworkload\tqps\tcompleted\tlost\tn\tp50\tp90\tp99\tp999\tmax\tavg_us\tsd_us\n' >"$LATENCY"
+printf 'server\tworkload\trun\tqps\tcompleted\tlost\tsent\tcpu_us\trss_kb\trcodes\tother_pct\tudp_drops\tsteal_pct\n' >"$RESULTS"
+printf 'server\tworkload\tqps\tcompleted\tlost\tn\tp50\tp90\tp99\tp999\tmax\tavg_us\tsd_us\tsteal_pct\n' >"$LATENCY"
 
 dnsperf_run() { # server datafile out extra-args...
 	local server=$1 data=$2 out=$3
@@ -368,7 +370,7 @@ stat_of() { # file key -> value
 warm_hot() { dnsperf_run "$1" "$WORK/hot.txt" "$WORK/warm.txt" -n 3 -q 20; }
 
 measure() { # server workload run
-	local server=$1 wl=$2 run=$3 data extra=() out c0 c1 b0 b1 u0 u1
+	local server=$1 wl=$2 run=$3 data extra=() out c0 c1 b0 b1 u0 u1 st0 st1
 	out=$WORK/$server-$wl-$run.txt
 	start_server "$server"
 	case $wl in
@@ -378,43 +380,48 @@ measure() { # server workload run
 	esac
 	c0=$(cpu_ticks "$SPID")
 	b0=$(cpu_busy "$SERVER_CPU")
+	st0=$(cpu_steal "$SERVER_CPU")
 	u0=$(udp_rcvbuf_drops)
 	dnsperf_run "$server" "$data" "$out" -l "$DURATION" "${extra[@]}"
 	if ! kill -0 "$SPID" 2>/dev/null; then
 		echo "bench: $server DIED during $wl run $run; log tail:" >&2
 		tail -20 "$WORK/$server.log" >&2
-		printf '%s\t%s\t%s\tDIED\t0\t0\t0\t-\t-\t-\t-\t-\n' "$server" "$wl" "$run" >>"$RESULTS"
+		printf '%s\t%s\t%s\tDIED\t0\t0\t0\t-\t-\t-\t-\t-\t-\n' "$server" "$wl" "$run" >>"$RESULTS"
 		forget_pid "$SPID"
 		return 0
 	fi
 	c1=$(cpu_ticks "$SPID")
 	b1=$(cpu_busy "$SERVER_CPU")
+	st1=$(cpu_steal "$SERVER_CPU")
 	u1=$(udp_rcvbuf_drops)
 	local comp rss
 	comp=$(stat_of "$out" completed)
 	rss=$(rss_kb "$SPID")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$run" "$(stat_of "$out" qps)" "$comp" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$run" "$(stat_of "$out" qps)" "$comp" \
 		"$(stat_of "$out" lost)" "$(stat_of "$out" sent)" \
 		"$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$comp" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-" }')" \
 		"$rss" "$(stat_of "$out" rcodes)" \
-		"$(awk -v b=$((b1 - b0)) -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN { o = (b - c) * 100 / hz / d; printf "%.0f", (o < 0 ? 0 : o) }')" "$((u1 - u0))" >>"$RESULTS"
+		"$(awk -v b=$((b1 - b0)) -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN { o = (b - c) * 100 / hz / d; printf "%.0f", (o < 0 ? 0 : o) }')" "$((u1 - u0))" \
+		"$(steal_pct $((st1 - st0)) "$DURATION")" >>"$RESULTS"
 	tail -1 "$RESULTS" | sed 's/^/bench: /' >&2
 	rm -f "$WORK/miss.txt"
 	stop_server
 }
 
 measure_latency() { # server workload: fixed rate, per-query latencies from dnsperf -v
-	local server=$1 wl=$2 data extra=() out=$WORK/$1-$2-lat.txt
+	local server=$1 wl=$2 data extra=() out=$WORK/$1-$2-lat.txt st0 st1
 	start_server "$server"
 	case $wl in
 	hit) warm_hot "$server"; data=$WORK/hot.txt ;;
 	miss) data=$WORK/miss.txt; unique_file "lat-$server" $((LAT_QPS * LAT_DURATION + 1000)) "$data"; extra=(-n 1) ;;
 	zipf) data=$WORK/zipf.txt ;;
 	esac
+	st0=$(cpu_steal "$SERVER_CPU")
 	dnsperf_run "$server" "$data" "$out" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${extra[@]}"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$(stat_of "$out" qps)" "$(stat_of "$out" completed)" \
+	st1=$(cpu_steal "$SERVER_CPU")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$(stat_of "$out" qps)" "$(stat_of "$out" completed)" \
 		"$(stat_of "$out" lost)" "$(awk -f "$HERE/latency.awk" "$out" | tr ' ' '\t')" \
-		"$(stat_of "$out" avg)" "$(stat_of "$out" sd)" >>"$LATENCY"
+		"$(stat_of "$out" avg)" "$(stat_of "$out" sd)" "$(steal_pct $((st1 - st0)) "$LAT_DURATION")" >>"$LATENCY"
 	tail -1 "$LATENCY" | sed 's/^/bench: latency /' >&2
 	rm -f "$WORK/miss.txt" "$out"
 	kill -0 "$SPID" 2>/dev/null || echo "bench: $server DIED during the $wl latency run" >&2
@@ -448,6 +455,7 @@ measure_rss() { # server: VmRSS before/after RSS_N unique names, and whether a r
 }
 
 write_configs
+GIT_STATE="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
 for server in $SERVERS; do
@@ -482,7 +490,7 @@ REPORT=$WORK/report.md
 	echo "Pinning: server on CPU ${SERVER_CPU}, dnsperf and knotd on CPU ${LOAD_CPU}. $RUNS runs of ${DURATION} s per server and workload, each on a freshly started server; median shown."
 	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
 	echo
-	echo "| server | workload | queries/s (median) | vs Unbound | lost per run (UDP rcvbuf drops) | CPU µs/answer (median) | vs Unbound | RSS after run (MB) | other load on server CPU |"
+	echo "| server | workload | queries/s (median) | vs Unbound | lost per run (UDP rcvbuf drops) | CPU µs/answer (median) | vs Unbound | RSS after run (MB) | other load on server CPU | steal on server CPU |"
 	echo "|---|---|---:|---:|---|---:|---:|---:|---:|"
 	for wl in hit miss zipf; do
 		uq=$(col unbound "$wl" 4 | median)
@@ -493,7 +501,8 @@ REPORT=$WORK/report.md
 			lost=$(awk -F'\t' -v s="$s" -v w="$wl" 'NR > 1 && $1 == s && $2 == w { printf "%s%s", sep, ($4 == "DIED" ? "DIED" : $6 " (" $12 ")"); sep = " / " }' "$RESULTS")
 			rss=$(col "$s" "$wl" 9 | sort -g | tail -1 | awk '{ if ($1 != "") printf "%.0f", $1 / 1024 }')
 			other=$(col "$s" "$wl" 11 | sort -g | tail -1)
-			echo "| $s | $wl | $q | $(ratio "$q" "$uq") | $lost | $c | $(ratio "$c" "$uc") | ${rss:--} | ${other:--}% |"
+			steal=$(col "$s" "$wl" 13 | sort -g | tail -1)
+			echo "| $s | $wl | $q | $(ratio "$q" "$uq") | $lost | $c | $(ratio "$c" "$uc") | ${rss:--} | ${other:--}% | ${steal:--}% |"
 		done
 	done
 	echo
@@ -509,6 +518,11 @@ REPORT=$WORK/report.md
 	echo "(user+system time of CPU ${SERVER_CPU} in /proc/stat minus the server's own; interrupt and softirq time, mostly the loopback"
 	echo "packet work, is left out): other work on the machine lands there despite the pinning and costs the server throughput."
 	echo
+	echo "\"steal\": the highest share, over the runs, of the run's wall time during which the hypervisor gave CPU ${SERVER_CPU}'s"
+	echo "physical core to something else (the steal column of /proc/stat). The server was frozen for that time; on this"
+	echo "VM it reaches 20-25% whenever both vCPUs are busy. It costs throughput and, at a fixed rate, shows up as"
+	echo "latency outliers of several milliseconds for every server alike."
+	echo
 	bad=$(awk -F'\t' 'NR > 1 && $10 !~ /^NOERROR_[0-9]+_\(100.00%\)$/ { print "- " $1 " " $2 " run " $3 ": " $10 }' "$RESULTS" | tr '_' ' ')
 	if [ -z "$bad" ]; then
 		echo "Every answer in every run was NOERROR."
@@ -522,10 +536,10 @@ REPORT=$WORK/report.md
 	echo "dnsperf 2.10 prints only the average and standard deviation; the percentiles below are computed from its per-query"
 	echo "latencies (\`dnsperf -v\`, contrib/bench/latency.awk). Microseconds."
 	echo
-	echo "| server | workload | answered | lost | p50 | p90 | p99 | p99.9 | max | avg | stddev |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| server | workload | answered | lost | p50 | p90 | p99 | p99.9 | max | avg | stddev | steal |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for wl in hit miss zipf; do
-		awk -F'\t' -v w="$wl" 'NR > 1 && $2 == w { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $4, $5, $7, $8, $9, $10, $11, $12, $13 }' "$LATENCY"
+		awk -F'\t' -v w="$wl" 'NR > 1 && $2 == w { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%% |\n", $1, $2, $4, $5, $7, $8, $9, $10, $11, $12, $13, $14 }' "$LATENCY"
 	done
 	echo
 	echo "### Memory per cached answer ($RSS_N unique names, VmRSS before and after)"
