@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 RAW="python3 $SRCDIR/tests/integration/rawdns.py"
 
-start_standin UP --id 2
+start_standin UP --id 2 --peer-log "$W/up-peers.log"
 start_standin TRUNC --id 3 --mode truncate
 start_standin SLOW --id 4 --mode delay --delay-ms 400
 start_standin WID --id 5 --mode wrongid
@@ -72,6 +72,17 @@ check_eq "wrong-question answer ignored" "192.0.2.6" "$(qs x.wq.test)"
 check_eq "wrong-port answer ignored" "192.0.2.7" "$(qs x.wp.test)"
 check_eq "garbage answer: next server" "192.0.2.2" "$(qs x.garb.test)"
 check_eq "upstream closes TCP mid-query: next server" "192.0.2.2" "$(qs x.tcpx.test)"
+
+# SPEC 3: every upstream attempt leaves from its own random source port with
+# its own random ID, also when queries come one after another (the sockets
+# are reused, each time on a new kernel-chosen port: upstream/udp_pool.c).
+: >"$W/up-peers.log"
+for i in $(seq 20); do qs "s$i.ports.example.org" >/dev/null; done
+check_eq "20 sequential misses reached the upstream over UDP" 20 "$(wc -l <"$W/up-peers.log")"
+check_le "at least 18 distinct source ports among 20 sequential queries" 18 \
+	"$(cut -d' ' -f1 "$W/up-peers.log" | sort -u | wc -l)"
+check_le "at least 18 distinct IDs among them" 18 "$(cut -d' ' -f2 "$W/up-peers.log" | sort -u | wc -l)"
+check_eq "no source port below 1024" 0 "$(awk '$1 < 1024' "$W/up-peers.log" | wc -l)"
 
 # Pipelining: 10 queries in one write; one slow name first must not hold
 # back the others (out-of-order answers).

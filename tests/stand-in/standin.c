@@ -93,6 +93,7 @@ struct options {
 	struct mode_choice mode;
 	const char *mode_file;
 	const char *log_path;
+	const char *peer_log_path;
 };
 
 struct standin;
@@ -122,6 +123,7 @@ struct standin {
 	uv_loop_t loop;
 	struct options opt;
 	FILE *log;
+	FILE *peer_log;
 	uv_udp_t udp;
 	uv_udp_t udp_alt; /* the "wrong port" for wrongport spoofs */
 	uv_tcp_t listener;
@@ -621,6 +623,19 @@ static void query_log(const struct standin *s, const struct dest *d, const ldns_
 	free(type);
 }
 
+/* --peer-log: "<source port> <ID>" of every UDP query, so tests can check
+ * that each upstream query leaves from its own port with its own ID. */
+static void peer_log(const struct standin *s, const struct dest *d, const ldns_pkt *query)
+{
+	if (!s->peer_log || d->conn)
+		return;
+	unsigned port = d->peer->sa_family == AF_INET6
+				? ntohs(((const struct sockaddr_in6 *)d->peer)->sin6_port)
+				: ntohs(((const struct sockaddr_in *)d->peer)->sin_port);
+	fprintf(s->peer_log, "%u %u\n", port, (unsigned)ldns_pkt_id(query));
+	fflush(s->peer_log);
+}
+
 static bool query_is_valid(const ldns_pkt *query)
 {
 	return !ldns_pkt_qr(query) && ldns_pkt_get_opcode(query) == LDNS_PACKET_QUERY &&
@@ -688,6 +703,7 @@ static void query_handle(struct standin *s, const struct dest *d, const uint8_t 
 	if (!query_is_valid(query))
 		goto out;
 	query_log(s, d, query);
+	peer_log(s, d, query);
 	struct mode_choice m = mode_current(s);
 	switch (m.mode) {
 	case MODE_SILENT:
@@ -914,6 +930,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: erdns-standin --listen 127.0.0.1:PORT|[::1]:PORT [--id N] [--name TEXT]\n"
 		   "         [--mode MODE] [--delay-ms MS] [--mode-file FILE] [--log FILE]\n"
+		   "         [--peer-log FILE]\n"
 		   "modes: answer silent delay[:MS] servfail refused truncate garbage\n"
 		   "       wrongid wrongq wrongport tcpclose\n");
 }
@@ -937,6 +954,7 @@ static int options_parse(int argc, char **argv, struct options *opt)
 		{ "name", required_argument, NULL, 'n' },   { "mode", required_argument, NULL, 'm' },
 		{ "delay-ms", required_argument, NULL, 'd' }, { "mode-file", required_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'L' },    { "help", no_argument, NULL, 'h' },
+		{ "peer-log", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*opt = (struct options){ .id = 1, .name = "standin", .mode = { MODE_ANSWER, 0 } };
@@ -973,6 +991,9 @@ static int options_parse(int argc, char **argv, struct options *opt)
 		case 'L':
 			opt->log_path = optarg;
 			break;
+		case 'P':
+			opt->peer_log_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1005,6 +1026,13 @@ int main(int argc, char **argv)
 		free(s);
 		return 2;
 	}
+	if (s->opt.peer_log_path && !(s->peer_log = fopen(s->opt.peer_log_path, "a"))) {
+		fprintf(stderr, "erdns-standin: %s: %s\n", s->opt.peer_log_path, strerror(errno));
+		if (s->log)
+			fclose(s->log);
+		free(s);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill us */
 	int err = uv_loop_init(&s->loop);
 	int close_err = 0;
@@ -1024,6 +1052,8 @@ int main(int argc, char **argv)
 	}
 	if (s->log)
 		fclose(s->log);
+	if (s->peer_log)
+		fclose(s->peer_log);
 	free(s);
 	return err || close_err ? 1 : 0;
 }
