@@ -491,7 +491,7 @@ REPORT=$WORK/report.md
 	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
 	echo
 	echo "| server | workload | queries/s (median) | vs Unbound | lost per run (UDP rcvbuf drops) | CPU µs/answer (median) | vs Unbound | RSS after run (MB) | other load on server CPU | steal on server CPU |"
-	echo "|---|---|---:|---:|---|---:|---:|---:|---:|"
+	echo "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"
 	for wl in hit miss zipf; do
 		uq=$(col unbound "$wl" 4 | median)
 		uc=$(col unbound "$wl" 8 | median)
@@ -519,9 +519,8 @@ REPORT=$WORK/report.md
 	echo "packet work, is left out): other work on the machine lands there despite the pinning and costs the server throughput."
 	echo
 	echo "\"steal\": the highest share, over the runs, of the run's wall time during which the hypervisor gave CPU ${SERVER_CPU}'s"
-	echo "physical core to something else (the steal column of /proc/stat). The server was frozen for that time; on this"
-	echo "VM it reaches 20-25% whenever both vCPUs are busy. It costs throughput and, at a fixed rate, shows up as"
-	echo "latency outliers of several milliseconds for every server alike."
+	echo "physical core to something else (the steal column of /proc/stat). The server is frozen for that time: it costs"
+	echo "throughput, and at a fixed rate it shows up as latency outliers of several milliseconds, whichever server runs."
 	echo
 	bad=$(awk -F'\t' 'NR > 1 && $10 !~ /^NOERROR_[0-9]+_\(100.00%\)$/ { print "- " $1 " " $2 " run " $3 ": " $10 }' "$RESULTS" | tr '_' ' ')
 	if [ -z "$bad" ]; then
