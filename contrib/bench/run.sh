@@ -455,7 +455,7 @@ measure_rss() { # server: VmRSS before/after RSS_N unique names, and whether a r
 }
 
 write_configs
-GIT_STATE="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
+GIT_STATE="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$ROOT" diff --quiet HEAD -- . ":(exclude)${OUT#"$ROOT/"}" 2>/dev/null || echo ' with uncommitted changes')"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
 for server in $SERVERS; do
