@@ -170,6 +170,19 @@ static void upstream_send(fixture_t *f, const struct sockaddr_storage *to, uint8
 			 (ssize_t)len);
 }
 
+/* One query out through the pool to the stand-in, which reads it: returns
+ * the socket (taken, for g) and sets *src to the port it came from. */
+static udp_pool_sock_t *query_out(fixture_t *f, got_t *g, struct sockaddr_storage *src)
+{
+	udp_pool_sock_t *s = NULL;
+	uint8_t q = 1;
+	assert_int_equal(
+		udp_pool_send(f->pool, (struct sockaddr *)&f->upstream, &q, 1, on_recv, g, &s), 0);
+	assert_non_null(s);
+	upstream_read(f, src, NULL);
+	return s;
+}
+
 static void read_port_range(unsigned *low, unsigned *high)
 {
 	*low = 32768;
@@ -235,12 +248,8 @@ static void test_released_port_receives_nothing(void **state)
 {
 	fixture_t *f = *state;
 	got_t g = { 0 };
-	udp_pool_sock_t *s = NULL;
-	uint8_t q = 1;
-	assert_int_equal(
-		udp_pool_send(f->pool, (struct sockaddr *)&f->upstream, &q, 1, on_recv, &g, &s), 0);
 	struct sockaddr_storage src;
-	upstream_read(f, &src, NULL);
+	udp_pool_sock_t *s = query_out(f, &g, &src);
 	udp_pool_release(s);
 	upstream_send(f, &src, 0x42, 40);
 	run_idle(f);
@@ -249,10 +258,8 @@ static void test_released_port_receives_nothing(void **state)
 
 	/* the same socket, taken again, is on another port and hears its own answer */
 	got_t g2 = { 0 };
-	assert_int_equal(
-		udp_pool_send(f->pool, (struct sockaddr *)&f->upstream, &q, 1, on_recv, &g2, &s), 0);
 	struct sockaddr_storage src2;
-	upstream_read(f, &src2, NULL);
+	s = query_out(f, &g2, &src2);
 	assert_int_equal(udp_pool_open_count(f->pool), 1);
 	upstream_send(f, &src2, 0x43, 20);
 	run_until(f, &g2.calls, 1);
@@ -271,12 +278,8 @@ static void test_other_source_is_seen(void **state)
 	int other_fd = bound_udp(AF_INET, &other);
 	assert_true(other_fd >= 0);
 	got_t g = { 0 };
-	udp_pool_sock_t *s = NULL;
-	uint8_t q = 1;
-	assert_int_equal(
-		udp_pool_send(f->pool, (struct sockaddr *)&f->upstream, &q, 1, on_recv, &g, &s), 0);
 	struct sockaddr_storage src;
-	upstream_read(f, &src, NULL);
+	udp_pool_sock_t *s = query_out(f, &g, &src);
 	assert_int_equal(sendto(other_fd, "spoof", 5, 0, (struct sockaddr *)&src, len_of(&src)), 5);
 	run_until(f, &g.calls, 1);
 	assert_int_equal(g.calls, 1);
@@ -291,13 +294,8 @@ static void test_leftover_counted_while_idle(void **state)
 {
 	fixture_t *f = *state;
 	got_t g = { 0 };
-	udp_pool_sock_t *s = NULL;
-	uint8_t q = 1;
-	assert_int_equal(
-		udp_pool_send(f->pool, (struct sockaddr *)&f->upstream, &q, 1, on_recv, &g, &s), 0);
-	g.release_in_cb = s;
 	struct sockaddr_storage src;
-	upstream_read(f, &src, NULL);
+	g.release_in_cb = query_out(f, &g, &src);
 	upstream_send(f, &src, 0x01, 30); /* the answer */
 	upstream_send(f, &src, 0x02, 30); /* a duplicate, queued behind it */
 	usleep(2000); /* both are in the socket's queue before the loop turns */
@@ -313,12 +311,8 @@ static void test_oversized_is_truncated(void **state)
 {
 	fixture_t *f = *state;
 	got_t g = { 0 };
-	udp_pool_sock_t *s = NULL;
-	uint8_t q = 1;
-	assert_int_equal(
-		udp_pool_send(f->pool, (struct sockaddr *)&f->upstream, &q, 1, on_recv, &g, &s), 0);
 	struct sockaddr_storage src;
-	upstream_read(f, &src, NULL);
+	udp_pool_sock_t *s = query_out(f, &g, &src);
 	upstream_send(f, &src, 0x07, ER_UDP_POOL_RECV_BUF + 1000);
 	run_until(f, &g.calls, 1);
 	assert_int_equal(g.calls, 1);
@@ -401,12 +395,8 @@ static void test_ipv6(void **state)
 {
 	fixture_t *f = *state;
 	got_t g = { 0 };
-	udp_pool_sock_t *s = NULL;
-	uint8_t q = 9;
-	assert_int_equal(
-		udp_pool_send(f->pool, (struct sockaddr *)&f->upstream, &q, 1, on_recv, &g, &s), 0);
 	struct sockaddr_storage src;
-	upstream_read(f, &src, NULL);
+	udp_pool_sock_t *s = query_out(f, &g, &src);
 	assert_int_equal(src.ss_family, AF_INET6);
 	upstream_send(f, &src, 0x66, 25);
 	run_until(f, &g.calls, 1);
