@@ -18,6 +18,9 @@ cat >"$W/erdns.json" <<JSON
 }
 JSON
 hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt 2048 ] && [ "$(id -u)" -eq 0 ]; then
+	ulimit -Hn 4096 && hard=$(ulimit -Hn) # root may raise it for this test's processes
+fi
 if [ "$hard" != unlimited ] && [ "$hard" -lt 2048 ]; then
 	not_ok "the hard file descriptor limit ($hard) leaves no room to show the raise"
 	finish
@@ -25,7 +28,9 @@ fi
 ulimit -Sn 256
 start_erdns "$W/erdns.json"
 soft=$(awk '/^Max open files/ {print $4}' "/proc/$ERDNS_PID/limits")
-check_eq "soft fd limit raised to the hard limit" "$hard" "$soft"
+want=$hard
+[ "$want" = unlimited ] && want=1048576 # erdns's ceiling (fs.nr_open's default)
+check_eq "soft fd limit raised to the hard limit" "$want" "$soft"
 check_has "the raise is logged" "file descriptors" "$(cat "$W/erdns.log")"
 
 check_eq "600 concurrent misses: all answered NOERROR" "NOERROR:600 no-reply:0" \
