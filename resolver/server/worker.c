@@ -110,6 +110,7 @@ static void begin_stop(worker_t *w)
 		return;
 	w->is_stopping = true;
 	for (size_t i = 0; i < w->n_listen; i++) {
+		udp_listener_flush(&w->udp[i]); /* replies of this loop turn still go out */
 		udp_listener_close(&w->udp[i]);
 		tcp_listener_close(&w->tcp[i]);
 	}
