@@ -40,6 +40,7 @@
 	X(cache_answers, "answers from the cache")                                         \
 	X(truncated_sent, "replies truncated to the client's size (TC=1)")                 \
 	X(overload_dropped, "queries dropped: too many in flight")                         \
+	X(replies_dropped, "UDP replies dropped: the socket's send queue was full")       \
 	X(tcp_rejected, "TCP connections refused: too many open")
 
 typedef struct stats {

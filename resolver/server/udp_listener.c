@@ -15,7 +15,12 @@
  * per cached answer with recvmsg/sendmsg per query, 5.9 us with recvmmsg;
  * forwarded answers went out one sendmmsg each before they were batched too
  * (see docs/benchmarks.md). Only when the socket buffer is full is a reply
- * copied and queued with uv_udp_send.
+ * copied and queued with uv_udp_send, and only up to ER_UDP_SEND_QUEUE_MAX
+ * replies per socket: clients asking faster than the link can carry the
+ * answers (large ones, a slow uplink) would otherwise grow that queue
+ * without end. Beyond it a reply is dropped and counted, which to the
+ * client is one more lost datagram to retry (as Unbound and dnsdist drop
+ * on a full socket).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +37,8 @@
 #define ER_UDP_SLICE (64 * 1024)
 #define ER_UDP_BATCH 16
 #define ER_UDP_RECV_BUF ((size_t)ER_UDP_SLICE * ER_UDP_BATCH)
+
+#define ER_UDP_SEND_QUEUE_MAX 1024 /* replies; at most ~1.3 MB per socket */
 
 /* Replies held for one sendmmsg per loop turn (80 KiB per listener). A
  * UDP reply is at most ER_EDNS_ADVERTISED bytes (reply_size_limit). */
@@ -183,6 +190,10 @@ static void send_one(udp_listener_t *l, const struct sockaddr *to, const uint8_t
 	int rc = uv_udp_try_send(&l->handle, &buf, 1, to);
 	if (rc != UV_EAGAIN)
 		return;
+	if (uv_udp_get_send_queue_count(&l->handle) >= ER_UDP_SEND_QUEUE_MAX) {
+		l->worker->stats.replies_dropped++;
+		return;
+	}
 	udp_send_t *s = malloc(sizeof(*s) + len);
 	if (s == NULL)
 		return;
