@@ -227,6 +227,30 @@ static void test_load_soa_without_fields(void **state)
 				 "SERIAL REFRESH RETRY EXPIRE MINIMUM");
 }
 
+/* Found by tests/fuzz/fuzz_zone: a CNAME written as generic rdata with no
+ * usable field loaded, and the first query for its owner read the target
+ * through a NULL rdf (an assertion inside ldns). Refused at load now. */
+static void test_load_cname_without_target(void **state)
+{
+	(void)state;
+	char err[512];
+	assert_int_equal(load_text("$ORIGIN example.org.\n"
+				   "@ IN SOA ns hostmaster 1 3600 600 86400 60\n"
+				   "@ IN NS ns\n"
+				   "www IN CNAME \\# a.b\n",
+				   err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "ZONE: the CNAME record of www.example.org has unusable rdata "
+				 "(0 fields); write it in its type's own syntax");
+	/* the same in proper RFC 3597 form: zero bytes of rdata */
+	assert_int_equal(load_text("$ORIGIN example.org.\n"
+				   "@ IN SOA ns hostmaster 1 3600 600 86400 60\n"
+				   "@ IN NS ns\n"
+				   "www IN CNAME \\# 0\n",
+				   err, sizeof(err)),
+			 -EINVAL);
+}
+
 /* Found by tests/fuzz/fuzz_zone: ldns 1.8.3 drops a second SOA but keeps
  * comparing later records with it (use after free); three SOA lines with
  * implicit TTLs crashed the load. A second SOA is now refused at its line. */
@@ -602,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_load_no_soa),
 		cmocka_unit_test(test_load_no_apex_ns),
 		cmocka_unit_test(test_load_soa_without_fields),
+		cmocka_unit_test(test_load_cname_without_target),
 		cmocka_unit_test(test_load_second_soa_use_after_free),
 		cmocka_unit_test(test_load_outside_apex),
 		cmocka_unit_test(test_load_relative_without_origin),
