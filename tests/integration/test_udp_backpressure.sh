@@ -53,6 +53,20 @@ cat >"$W/erdns.json" <<JSON
   "default": "none"
 }
 JSON
+# flood N: N queries for the TXT answer (EDNS 1232) from the client's
+# namespace, as fast as Python sends them, without reading any answer.
+flood() {
+	ip netns exec "$NS_C" python3 - "$1" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+name = b"".join(bytes([len(l)]) + l for l in b"txt.big.test".split(b".")) + b"\0"
+opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)
+for i in range(int(sys.argv[1])):
+    msg = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 1) + name + struct.pack("!HH", 16, 1) + opt
+    s.sendto(msg, ("198.18.0.1", 5353))
+PY
+}
+
 cdig() { ip netns exec "$NS_C" dig @198.18.0.1 -p 5353 +tries=1 +time=3 "$@"; }
 
 # Under ASan, freed memory sits in a quarantine (256 MB by default) and would
@@ -72,15 +86,7 @@ check_le "the TXT answer is large (over 1000 bytes)" 1000 "${size:-0}"
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$ERDNS_PID/status"; }
 rss0=$(rss)
-ip netns exec "$NS_C" python3 - <<'PY'
-import socket, struct
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-name = b"".join(bytes([len(l)]) + l for l in b"txt.big.test".split(b".")) + b"\0"
-opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)
-for i in range(12000):
-    msg = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 1) + name + struct.pack("!HH", 16, 1) + opt
-    s.sendto(msg, ("198.18.0.1", 5353))
-PY
+flood 12000
 sleep 1 # erdns has read and answered (or queued) every query by now
 rss1=$(rss)
 grow=$((rss1 - rss0))
@@ -99,15 +105,7 @@ check_eq "erdns still answers with the link backed up" '"00000000000' "${answere
 
 # Flood again and stop while replies are queued: the queued sends are
 # cancelled and freed (ASan build: no leak report), exit 0.
-ip netns exec "$NS_C" python3 - <<'PY'
-import socket, struct
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-name = b"".join(bytes([len(l)]) + l for l in b"txt.big.test".split(b".")) + b"\0"
-opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)
-for i in range(3000):
-    msg = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 1) + name + struct.pack("!HH", 16, 1) + opt
-    s.sendto(msg, ("198.18.0.1", 5353))
-PY
+flood 3000
 sleep 0.3
 stop_erdns
 finish
