@@ -2,7 +2,8 @@
 # Upstream TCP pool (RFC 7766 6.2.1-6.2.3, issue 5): with "tcp": "always",
 # queries reuse pooled connections and are pipelined on them (a burst of
 # slow queries runs concurrently on at most ER_TCP_POOL_PER_SERVER = 2
-# connections), and a server that closes the connection mid-query still
+# connections, and a burst larger than the pool uses short-lived connections
+# of its own), and a server that closes the connection mid-query still
 # hands the query over to the next server. Connections are counted from the
 # kernel's side with ss: every connection erdns opened to a stand-in is
 # still ESTABLISHED (idle timeout 10 s) or in TIME-WAIT.
@@ -63,6 +64,16 @@ check_eq "20 concurrent tcp=always queries answered" 20 "$answered"
 check_eq "slow upstream received all 20 over TCP" 20 "$(grep -c '^tcp p[0-9]*\.slow\.test A$' "$SLOW_LOG")"
 check_le "concurrent queries: TCP connections opened to the upstream" "$(conns_to "$SLOW")" 2
 check_le "concurrent queries ran pipelined (ms for 20 x 300 ms)" $((t1 - t0)) 2500
+
+# More concurrent queries than the pool holds for one server (2 connections x
+# 32 pipelined = 64): the rest go out on short-lived connections of their
+# own (attempt.c, upstream_tcp_pool_full) rather than failing. 80 at once.
+burst=$(python3 "$SRCDIR/tests/integration/rawdns.py" "$PORT" burst 80 full.slow.test)
+check_eq "80 concurrent tcp=always queries: all answered" "0:80 no-reply:0" "$burst"
+check_le "the slow upstream received all 80 over TCP" 80 \
+	"$(grep -c '^tcp b[0-9]*\.full\.slow\.test A$' "$SLOW_LOG")"
+check_le "beyond the pool's 2 connections, connections of their own were opened" 3 \
+	"$(conns_to "$SLOW")"
 
 # A server that closes the connection after reading the query: the attempt
 # fails at once and the next server answers (pooled and TC=1 fallback).
