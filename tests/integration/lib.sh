@@ -130,9 +130,27 @@ start_erdns() {
 
 # stop_erdns: SIGTERM, then require exit 0, "stopped cleanly" and no
 # sanitizer report in the log (the ASan build aborts on any report).
+# is_running PID: the process exists and has not exited (an exited child
+# stays a zombie until waited for, and kill -0 still succeeds on it).
+is_running() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
 stop_erdns() {
 	kill -TERM "$ERDNS_PID"
-	local status=0
+	local status=0 i
+	# bounded: a server that does not stop (a handle never closed keeps its
+	# loop alive) is killed after 10 s and fails the check below
+	for i in $(seq 200); do
+		is_running "$ERDNS_PID" || break
+		sleep 0.05
+	done
+	if is_running "$ERDNS_PID"; then
+		not_ok "erdns did not stop within 10 s of SIGTERM"
+		kill -KILL "$ERDNS_PID"
+	fi
 	wait "$ERDNS_PID" || status=$?
 	check_eq "erdns exits 0 on SIGTERM" 0 "$status"
 	local log
