@@ -43,8 +43,7 @@ struct attempt {
 	uv_loop_t *loop;
 	uv_timer_t timer;
 	uv_tcp_t tcp;
-	udp_pool_sock_t *udp; /* taken from udp_pool while the UDP exchange lasts */
-	udp_pool_t *udp_pool;
+	udp_pool_sock_t *udp; /* taken from the worker's udp_pool while the UDP exchange lasts */
 	uv_connect_t connect_req;
 	uv_write_t write_req;
 	uint8_t open_handles;
@@ -311,11 +310,11 @@ static void on_udp_recv(void *owner, ssize_t nread, const uint8_t *pkt,
 	finish(a, 0, pkt, (size_t)nread);
 }
 
-static int start_udp(attempt_t *a)
+static int start_udp(attempt_t *a, udp_pool_t *pool)
 {
-	if (a->udp_pool == NULL)
+	if (pool == NULL)
 		return UV_EINVAL;
-	return udp_pool_send(a->udp_pool, (const struct sockaddr *)&a->server, a->query + 2,
+	return udp_pool_send(pool, (const struct sockaddr *)&a->server, a->query + 2,
 			     a->query_len, on_udp_recv, a, &a->udp);
 }
 
@@ -343,7 +342,6 @@ attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *p, attempt_cb 
 	a->loop = loop;
 	a->stats = p->stats;
 	a->tcp_pool = p->tcp_pool;
-	a->udp_pool = p->udp_pool;
 	if (prepare(a, p) < 0 || uv_timer_init(loop, &a->timer) < 0) {
 		free(a);
 		return NULL;
@@ -355,7 +353,7 @@ attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *p, attempt_cb 
 	a->owner = owner;
 	a->on_slow = p->on_slow;
 	a->linger_ms = p->on_slow ? p->linger_ms : 0;
-	int rc = p->tcp_only ? start_tcp(a) : start_udp(a);
+	int rc = p->tcp_only ? start_tcp(a) : start_udp(a, p->udp_pool);
 	if (rc == 0)
 		rc = uv_timer_start(&a->timer, on_timeout, p->timeout_ms, 0);
 	if (rc < 0) {

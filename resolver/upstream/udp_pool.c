@@ -42,8 +42,7 @@ struct udp_pool_sock {
 	uv_poll_t poll;
 	int fd;
 	int family_index; /* 0: IPv4, 1: IPv6 */
-	bool is_taken;
-	udp_pool_recv_cb cb;
+	udp_pool_recv_cb cb; /* NULL while the socket is idle */
 	void *owner;
 };
 
@@ -82,7 +81,6 @@ static void on_sock_closed(uv_handle_t *handle)
 
 static void sock_close(udp_pool_sock_t *s)
 {
-	s->is_taken = false;
 	s->cb = NULL;
 	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
@@ -92,7 +90,7 @@ static void on_readable(uv_poll_t *poll, int status, int events)
 	udp_pool_sock_t *s = poll->data;
 	(void)events;
 	if (status < 0) {
-		if (s->is_taken)
+		if (s->cb)
 			s->cb(s->owner, status, NULL, NULL, false);
 		return;
 	}
@@ -110,7 +108,7 @@ static void on_readable(uv_poll_t *poll, int status, int events)
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
-	if (!s->is_taken) {
+	if (s->cb == NULL) {
 		if (n >= 0)
 			s->pool->stats->mismatched_dropped++;
 		return;
@@ -172,7 +170,6 @@ int udp_pool_send(udp_pool_t *pool, const struct sockaddr *to, const uint8_t *ms
 		if (s == NULL)
 			return rc;
 	}
-	s->is_taken = true;
 	s->cb = cb;
 	s->owner = owner;
 	socklen_t to_len = to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -193,7 +190,6 @@ int udp_pool_send(udp_pool_t *pool, const struct sockaddr *to, const uint8_t *ms
 void udp_pool_release(udp_pool_sock_t *s)
 {
 	udp_pool_t *pool = s->pool;
-	s->is_taken = false;
 	s->cb = NULL;
 	s->owner = NULL;
 	/* Disconnecting unhashes an autobound socket: the port is free again and

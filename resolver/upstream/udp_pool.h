@@ -56,7 +56,7 @@ void udp_pool_close(udp_pool_t *pool);
  * Takes a socket of to's address family (reusing an idle one or opening
  * one), sends msg to `to` from a fresh random port, and sets *out. From now
  * until udp_pool_release, every datagram arriving on that port goes to cb
- * (never from inside this call). Returns 0 or a negative UV error, in
+ * (never from inside this call; cb must not be NULL). Returns 0 or a negative UV error, in
  * which case *out is NULL and cb never runs. msg is only read during the
  * call.
  */

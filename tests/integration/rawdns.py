@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Raw DNS client for the integration tests: things dig will not send.
 
-  rawdns.py PORT pipeline N NAME-PREFIX   N queries in one TCP write; prints the
-                                          IDs answered, in arrival order
+  rawdns.py PORT tcp FIRST-ID NAME...     one query per NAME (IDs FIRST-ID, FIRST-ID+1,
+                                          ...) in one TCP write; prints the IDs
+                                          answered, in arrival order (stops after 6 s
+                                          without an answer)
   rawdns.py PORT garbage COUNT            COUNT random datagrams (and a few crafted
                                           malformed ones); prints the replies' rcodes
   rawdns.py PORT formerr                  a query with QDCOUNT=2; prints the rcode
@@ -10,7 +12,11 @@
   rawdns.py PORT burst N SUFFIX           N UDP queries for distinct names under SUFFIX,
                                           all sent before any answer is read; prints
                                           "rcode:count" of the answers (10 s at most)
-Only 127.0.0.1. Every wait has a timeout.
+  rawdns.py PORT flood N NAME TYPE        N UDP queries for NAME/TYPE with EDNS 1232,
+                                          as fast as they go, no answer read
+RAWDNS_HOST picks the server address: 127.0.0.1 by default, otherwise only
+127.0.0.0/8 or 198.18.0.0/15 (the namespaces the tests make). Every wait has
+a timeout.
 """
 import os
 import random
@@ -18,7 +24,12 @@ import socket
 import struct
 import sys
 
-HOST = "127.0.0.1"
+import ipaddress
+
+HOST = os.environ.get("RAWDNS_HOST", "127.0.0.1")
+if not any(ipaddress.ip_address(HOST) in ipaddress.ip_network(n)
+           for n in ("127.0.0.0/8", "198.18.0.0/15")):
+    sys.exit(f"rawdns.py: {HOST} is not a test address")
 
 
 def encode_name(name):
@@ -28,10 +39,12 @@ def encode_name(name):
     return out + b"\0"
 
 
-def query(qid, name, qtype=1, qdcount=1):
-    header = struct.pack("!HHHHHH", qid, 0x0100, qdcount, 0, 0, 0)
+def query(qid, name, qtype=1, qdcount=1, edns=0):
+    """edns: the UDP size to advertise in an OPT record, 0 for none."""
+    header = struct.pack("!HHHHHH", qid, 0x0100, qdcount, 0, 0, 1 if edns else 0)
     question = encode_name(name) + struct.pack("!HH", qtype, 1)
-    return header + question * qdcount
+    opt = b"\0" + struct.pack("!HHIH", 41, edns, 0, 0) if edns else b""
+    return header + question * qdcount + opt
 
 
 def recv_exact(sock, n):
@@ -44,21 +57,30 @@ def recv_exact(sock, n):
     return data
 
 
-def pipeline(port, n, prefix):
-    sock = socket.create_connection((HOST, port), timeout=5)
-    ids = list(range(1000, 1000 + n))
+def tcp_batch(port, first_id, names):
+    sock = socket.create_connection((HOST, port), timeout=6)
     blob = b""
-    for i, qid in enumerate(ids):
-        msg = query(qid, f"{prefix}{i}.example.org")
+    for i, name in enumerate(names):
+        msg = query(first_id + i, name)
         blob += struct.pack("!H", len(msg)) + msg
     sock.sendall(blob)
     seen = []
-    for _ in ids:
-        (length,) = struct.unpack("!H", recv_exact(sock, 2))
-        msg = recv_exact(sock, length)
-        seen.append(struct.unpack("!H", msg[:2])[0])
+    try:
+        for _ in names:
+            (length,) = struct.unpack("!H", recv_exact(sock, 2))
+            msg = recv_exact(sock, length)
+            seen.append(struct.unpack("!H", msg[:2])[0])
+    except (socket.timeout, EOFError):
+        pass
     sock.close()
     print(" ".join(str(i) for i in seen))
+
+
+def flood(port, n, name, qtype):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(n):
+        sock.sendto(query(i & 0xFFFF, name, qtype=qtype, edns=1232), (HOST, port))
+    sock.close()
 
 
 def udp_exchange(port, payload, wait=0.5):
@@ -125,8 +147,11 @@ def burst(port, n, suffix):
 def main():
     port = int(sys.argv[1])
     cmd = sys.argv[2]
-    if cmd == "pipeline":
-        pipeline(port, int(sys.argv[3]), sys.argv[4])
+    if cmd == "tcp":
+        tcp_batch(port, int(sys.argv[3]), sys.argv[4:])
+    elif cmd == "flood":
+        types = {"A": 1, "TXT": 16, "AAAA": 28}
+        flood(port, int(sys.argv[3]), sys.argv[4], types[sys.argv[5]])
     elif cmd == "garbage":
         garbage(port, int(sys.argv[3]))
     elif cmd == "formerr":

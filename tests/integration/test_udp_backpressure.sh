@@ -54,17 +54,10 @@ cat >"$W/erdns.json" <<JSON
 }
 JSON
 # flood N: N queries for the TXT answer (EDNS 1232) from the client's
-# namespace, as fast as Python sends them, without reading any answer.
+# namespace, as fast as they go, no answer read.
 flood() {
-	ip netns exec "$NS_C" python3 - "$1" <<'PY'
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-name = b"".join(bytes([len(l)]) + l for l in b"txt.big.test".split(b".")) + b"\0"
-opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)
-for i in range(int(sys.argv[1])):
-    msg = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 1) + name + struct.pack("!HH", 16, 1) + opt
-    s.sendto(msg, ("198.18.0.1", 5353))
-PY
+	RAWDNS_HOST=198.18.0.1 ip netns exec "$NS_C" \
+		python3 "$SRCDIR/tests/integration/rawdns.py" 5353 flood "$1" txt.big.test TXT
 }
 
 cdig() { ip netns exec "$NS_C" dig @198.18.0.1 -p 5353 +tries=1 +time=3 "$@"; }
