@@ -96,6 +96,7 @@ struct entry {
 	bool is_visited : 1;
 	bool is_prefetched : 1;
 	bool is_servfail : 1;
+	bool is_fallback : 1; /* from a later group than the chain's first */
 	uint16_t ttl_off[]; /* n_ttls offsets, then the key, then the data */
 };
 
@@ -368,12 +369,13 @@ void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms)
 	c->max_bytes = (uint64_t)cfg->max_mb << 20;
 }
 
-cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain)
+cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain, uint32_t epoch)
 {
 	return (cache_key_t){
 		.qname = q->qname,
 		.qname_len = q->qname_len,
 		.chain = chain,
+		.epoch = epoch,
 		.qtype = q->qtype,
 		.qclass = q->qclass,
 		.is_do = q->edns_do,
@@ -383,19 +385,27 @@ cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain)
 
 /* --- lookup -------------------------------------------------------------- */
 
-static uint32_t served_ttl(uint32_t stored, uint32_t elapsed_s, bool is_stale)
+/* RFC 8767 4: a stale answer carries 30 s, whatever its records had: the
+ * client re-asks soon, by which time the upstream may be back. From a
+ * fallback group, fallback_ttl_s if lower (SPEC 2.2): the client must come
+ * back to the ExpressRoute path as soon as a fresh answer would. */
+static uint32_t stale_ttl(const struct stripe *s, const struct entry *e)
 {
-	/* RFC 8767 4: a stale answer carries 30 s, whatever its records had:
-	 * the client re-asks soon, by which time the upstream may be back. */
-	if (is_stale)
-		return ER_CACHE_STALE_TTL_S;
+	if (e->is_fallback && s->rules.fallback_ttl_s < ER_CACHE_STALE_TTL_S)
+		return s->rules.fallback_ttl_s;
+	return ER_CACHE_STALE_TTL_S;
+}
+
+static uint32_t served_ttl(uint32_t stored, uint32_t elapsed_s)
+{
 	return stored > elapsed_s ? stored - elapsed_s : 0;
 }
 
 /* The hit path: one memcpy, the ID, and one store per TTL. Loops run on
  * different clocks (each uv_now is cached per loop), so a `now` slightly
  * before the entry's birth counts as no time elapsed. */
-static void copy_entry(struct entry *e, uint64_t now, bool is_stale, cache_copy_t *copy)
+static void copy_entry(const struct stripe *s, struct entry *e, uint64_t now, bool is_stale,
+		       cache_copy_t *copy)
 {
 	const uint8_t *data = entry_data(e);
 	uint8_t *out = copy->out;
@@ -405,7 +415,7 @@ static void copy_entry(struct entry *e, uint64_t now, bool is_stale, cache_copy_
 	for (uint16_t i = 0; i < e->n_ttls; i++) {
 		uint16_t off = e->ttl_off[i];
 		uint32_t ttl = policy_read_u32(data + off);
-		policy_write_u32(out + off, served_ttl(ttl, elapsed, is_stale));
+		policy_write_u32(out + off, is_stale ? stale_ttl(s, e) : served_ttl(ttl, elapsed));
 	}
 	copy->len = e->data_len;
 	e->is_visited = true;
@@ -435,13 +445,13 @@ static cache_result_t lookup_locked(struct stripe *s, struct entry *e, uint64_t 
 	if (e->data_len > copy->cap)
 		return CACHE_MISS;
 	if (now < e->expire_ms) {
-		copy_entry(e, now, false, copy);
+		copy_entry(s, e, now, false, copy);
 		copy->should_prefetch = wants_prefetch(s, e, now);
 		s->hits++;
 		return CACHE_HIT;
 	}
 	if (copy->want_stale) {
-		copy_entry(e, now, true, copy);
+		copy_entry(s, e, now, true, copy);
 		s->stale_hits++;
 	}
 	return CACHE_STALE;
@@ -484,6 +494,7 @@ static struct entry *build_entry(const cache_insert_params_t *p, const policy_ve
 	e->born_ms = now;
 	e->expire_ms = now + (uint64_t)v->ttl_s * MS_PER_S;
 	e->is_servfail = v->kind == POLICY_SERVFAIL;
+	e->is_fallback = p->is_fallback;
 	memcpy(entry_key(e), kb, kl);
 	memcpy(entry_data(e), p->resp, v->keep_len);
 	policy_fill(entry_data(e), v, e->ttl_off);

@@ -47,6 +47,10 @@ typedef struct cache_key {
 	const uint8_t *qname;
 	size_t qname_len;
 	uint32_t chain; /* index into config_t.chains */
+	/* config_t.route_epoch of the snapshot the chain index belongs to: a
+	 * reload that renumbers chains starts a new epoch, so nothing fetched
+	 * under the old routes is found (or stored) under the new ones */
+	uint32_t epoch;
 	uint16_t qtype, qclass;
 	bool is_do, is_cd;
 } cache_key_t;
@@ -88,8 +92,9 @@ typedef struct cache_stats {
 	uint64_t prefetches; /* should_prefetch reported */
 } cache_stats_t;
 
-/* A key for a parsed client query on the given chain (borrows q->qname). */
-cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain);
+/* A key for a parsed client query on the given chain of the snapshot with
+ * route epoch `epoch` (borrows q->qname). */
+cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain, uint32_t epoch);
 
 /*
  * A cache bounded by cfg->max_mb, with cfg's TTL rules (copied). n_stripes
@@ -108,7 +113,8 @@ void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms);
  * Finds key. HIT: the response is copied to copy->out with copy->id and
  * TTLs decremented by the whole seconds spent in the cache (never below 0).
  * STALE: copied only when copy->want_stale, with every TTL
- * ER_CACHE_STALE_TTL_S (RFC 8767 4). A copy is a complete response (header,
+ * ER_CACHE_STALE_TTL_S (RFC 8767 4), or fallback_ttl_s when that is lower
+ * and the entry came from a fallback group (SPEC 2.2). A copy is a complete response (header,
  * question as first received, records; no OPT) ready for reply_finalize.
  * If copy->cap is too short nothing is copied and MISS is returned.
  * Parses nothing and allocates nothing.

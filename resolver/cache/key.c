@@ -99,8 +99,12 @@ size_t key_encode(const cache_key_t *key, uint8_t out[KEY_MAX])
 	t[1] = (uint8_t)(key->chain >> 16);
 	t[2] = (uint8_t)(key->chain >> 8);
 	t[3] = (uint8_t)key->chain;
-	wire_write_u16(t + 4, key->qtype);
-	wire_write_u16(t + 6, key->qclass);
-	t[8] = (uint8_t)((key->is_do ? 1 : 0) | (key->is_cd ? 2 : 0));
+	t[4] = (uint8_t)(key->epoch >> 24);
+	t[5] = (uint8_t)(key->epoch >> 16);
+	t[6] = (uint8_t)(key->epoch >> 8);
+	t[7] = (uint8_t)key->epoch;
+	wire_write_u16(t + 8, key->qtype);
+	wire_write_u16(t + 10, key->qclass);
+	t[12] = (uint8_t)((key->is_do ? 1 : 0) | (key->is_cd ? 2 : 0));
 	return n + KEY_TAIL_LEN;
 }

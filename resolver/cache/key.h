@@ -1,6 +1,6 @@
 /*
  * Cache keys as bytes (internal to resolver/cache). A key is encoded as the
- * case-folded wire name followed by chain, qtype, qclass and the DO/CD
+ * case-folded wire name followed by chain, route epoch, qtype, qclass and the DO/CD
  * flags, so that equality is one length test and one memcmp, and the hash
  * covers every field. The name is self-delimiting (it ends in the root
  * label), so the concatenation is unambiguous.
@@ -14,7 +14,7 @@
 #include "cache/cache.h"
 #include "dns/dname.h"
 
-#define KEY_TAIL_LEN 9 /* chain(4) qtype(2) qclass(2) flags(1) */
+#define KEY_TAIL_LEN 13 /* chain(4) epoch(4) qtype(2) qclass(2) flags(1) */
 #define KEY_MAX (ER_DNAME_MAX + KEY_TAIL_LEN)
 #define KEY_SEED_LEN 16 /* SipHash's 128-bit key */
 

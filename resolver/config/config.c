@@ -144,6 +144,8 @@ static int chain_intern(config_t *c, const uint16_t *groups, size_t n, uint32_t 
 	config_chain_t *ch = &c->chains[c->n_chains];
 	*ch = (config_chain_t){.n_groups = n};
 	memcpy(ch->groups, groups, n * sizeof(*groups));
+	for (size_t i = 0; i < n; i++)
+		ch->may_pass_ecs |= c->groups[groups[i]].ecs == ECS_PASS;
 	if (chain_text(c, ch) != 0)
 		return -ENOMEM;
 	*out = (uint32_t)c->n_chains++;

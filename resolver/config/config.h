@@ -45,6 +45,9 @@ typedef struct config_group {
 	tcp_mode_t tcp; /* default TCP_MODE_FALLBACK */
 	ecs_mode_t ecs; /* default ECS_STRIP */
 	netblock_t ecs_prefix; /* when ecs == ECS_PREFIX */
+	/* Each server's id in the server's health table (upstream/health_table.h),
+	 * written by health_table_apply before the snapshot is shared. */
+	uint16_t health_ids[ER_GROUP_MAX_SERVERS];
 } config_group_t;
 
 /* A `via` chain: groups tried in order. Equal chains share one index. */
@@ -52,6 +55,9 @@ typedef struct config_chain {
 	size_t n_groups;
 	uint16_t groups[ER_CHAIN_MAX]; /* indexes into config_t.groups */
 	char *text; /* "hq,hq-eu,branch" */
+	/* Some group of the chain has `ecs: pass`: a query with a client subnet
+	 * on this chain is neither shared nor cached (SPEC 3). */
+	bool may_pass_ecs;
 } config_chain_t;
 
 /* One imported Microsoft 365 list (an `m365` route), for `erdns check`. */
@@ -74,6 +80,10 @@ typedef struct config_cache {
 typedef struct config {
 	atomic_uint refs;
 	char *path;
+	/* Set by the server before the snapshot is shared: the same number as
+	 * the previous snapshot's while the chains keep their indexes, a new one
+	 * when a reload renumbers them. Cache keys carry it (cache/cache.h). */
+	uint32_t route_epoch;
 
 	/* server */
 	size_t n_listen; /* >= 1; default 127.0.0.1:53 */

@@ -16,6 +16,7 @@
  */
 #include "dns/reply.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -351,4 +352,47 @@ size_t reply_finalize_forwarded(const dns_query_t *q, const uint8_t *resp, size_
 		wire_write_u16(out + 2, (uint16_t)((flags | DNS_FLAG_RA) & ~DNS_FLAG_AA));
 	}
 	return len;
+}
+
+/* Records a message can hold: each takes at least 11 bytes (root name,
+ * type, class, TTL, rdlength). */
+#define ER_MAX_RRS (ER_REPLY_CAP_MAX / 11 + 1)
+
+/*
+ * Two passes, as in cache/policy.c: every TTL offset is found before any is
+ * written, because a compression pointer may land inside an earlier
+ * record's TTL field and lowering it first would change a name the walk
+ * still has to skip.
+ */
+int reply_cap_ttls(uint8_t *msg, size_t len, uint32_t max_ttl)
+{
+	static _Thread_local uint16_t ttl_off[ER_MAX_RRS];
+	if (len < ER_DNS_HEADER_LEN || len > ER_REPLY_CAP_MAX)
+		return -EBADMSG;
+	size_t pos = ER_DNS_HEADER_LEN;
+	if (wire_read_u16(msg + 4) != 1 || wire_skip_name(msg, len, &pos) < 0 || len - pos < 4)
+		return -EBADMSG;
+	pos += 4;
+	size_t count = (size_t)wire_read_u16(msg + 6) + wire_read_u16(msg + 8) +
+		       wire_read_u16(msg + 10);
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		uint16_t type = 0, rdlen = 0;
+		if (wire_skip_rr(msg, len, &pos, &type, &rdlen) < 0 || n >= ER_MAX_RRS)
+			return -EBADMSG;
+		if (type != DNS_TYPE_OPT) /* its TTL field is the extended rcode and flags */
+			ttl_off[n++] = (uint16_t)(pos - rdlen - 6);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *p = msg + ttl_off[i];
+		uint32_t ttl = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		if (ttl > max_ttl) { /* RFC 2181 8: top bit set counts as 0, also lowered */
+			ttl = ttl & 0x80000000u ? 0 : max_ttl;
+			p[0] = (uint8_t)(ttl >> 24);
+			p[1] = (uint8_t)(ttl >> 16);
+			p[2] = (uint8_t)(ttl >> 8);
+			p[3] = (uint8_t)ttl;
+		}
+	}
+	return 0;
 }

@@ -80,6 +80,17 @@ size_t reply_finalize(const dns_query_t *q, const uint8_t *resp, size_t resp_len
 size_t reply_finalize_forwarded(const dns_query_t *q, const uint8_t *resp, size_t resp_len,
 				int ede, size_t limit, uint8_t *out, size_t cap);
 
+/* The largest message reply_cap_ttls accepts (a DNS message's limit). */
+#define ER_REPLY_CAP_MAX 65535
+
+/*
+ * Lowers every record's TTL in msg (answer, authority and additional
+ * sections; not the OPT pseudo-record) to at most max_ttl, in place: what a
+ * client sees of an answer from a fallback group (SPEC 2.2). Returns 0, or
+ * -EBADMSG when msg cannot be walked (then nothing was changed).
+ */
+int reply_cap_ttls(uint8_t *msg, size_t len, uint32_t max_ttl);
+
 /*
  * A CHAOS-class TXT answer (AA=1, TTL 0) with one string split into
  * <=255-byte character-strings, for id.server, version.server, hostname.bind

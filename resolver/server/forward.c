@@ -7,70 +7,87 @@
  * not the last of its chain gets ER_GROUP_BUDGET_MS, so a silent first group
  * hands over to the next one within 1 s of the query's arrival (beating the
  * Windows client's own 1 s retry); the last group gets whatever is left of
- * query_timeout_ms. A server known down is skipped at once (select_order).
- * An attempt whose timeout passes keeps listening while the next server is
- * tried (up to ER_MAX_ATTEMPTS at once); the first valid answer wins.
+ * query_timeout_ms, in at most ER_LAST_GROUP_ROUNDS passes. A server known
+ * down (by any worker: upstream/health_table.h) is skipped at once.
+ *
+ * What each attempt's result does is SPEC 2.1's table (upstream/outcome.h):
+ * a timeout or network error moves on and counts against the server; an
+ * error rcode moves on, never counts against it, and that server is not
+ * asked again by this query; any other answer is relayed. An attempt whose
+ * timeout passes keeps listening while the next server is tried (up to
+ * ER_MAX_ATTEMPTS at once); the first valid answer wins. Attempts per query
+ * are therefore bounded by: each server of each non-last group once, and
+ * ER_LAST_GROUP_ROUNDS passes over the last group, all within
+ * query_timeout_ms.
+ *
+ * A chain that fails is answered from a stale entry (RFC 8767, EDE 3), else
+ * SERVFAIL (EDE 22 or 23), and the failure is cached for the chain for
+ * ER_CACHE_SERVFAIL_TTL_S (RFC 9520) so repeats stay off the upstreams.
  *
  * Identical questions on the same route share one forward_t (waiter.c
- * answers each client in its own terms); the answer is cached, and when the
- * whole chain fails a stale cached answer beats SERVFAIL (RFC 8767).
+ * answers each client in its own terms). The answer is relayed whole
+ * (CNAME chains included); from a later group than the first, every TTL is
+ * lowered to fallback_ttl_s first, for the client and the cache alike
+ * (SPEC 2.2). A forward keeps the snapshot it started under: its chain
+ * index and cache key belong to that snapshot's route epoch.
  *
- * The answer that ends the walk is relayed whole (CNAME chains included),
- * rewritten only where the client must see its own ID, question case and
- * EDNS size. forward_t owns no libuv handle (the attempt owns its own), so
- * it can be freed the moment it finishes or is cancelled.
+ * forward_t owns no libuv handle (the outbound layer owns its own), so it
+ * can be freed the moment it finishes or is cancelled.
  */
+#include "server/forward.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "dns/dname.h"
 #include "dns/reply.h"
-#include "server/worker.h"
-#include "upstream/attempt.h"
+#include "server/waiter.h"
+#include "upstream/outcome.h"
+#include "upstream/select.h"
 #include "util/log.h"
-#include "util/random.h"
 #include "util/sockaddr.h"
 
-/* The Windows DNS client re-asks after 1 s; 200 ms is left for the next
- * group to answer before that. */
-#define ER_GROUP_BUDGET_MS 800
-/* Passes over the last group's servers while query time is left: a lost
- * datagram deserves another try, but a synchronous failure must not spin. */
-#define ER_LAST_GROUP_ROUNDS 4
+_Static_assert(ER_GROUP_MAX_SERVERS <= 32, "a query's excluded servers are a uint32_t mask");
 
-_Static_assert(ER_GROUP_BUDGET_MS < 1000, "failover must beat the client's 1 s retry");
-
-/* Attempts stay open after their timeout (attempt.c on_slow): an answer
- * that is merely late still wins over trying yet another server. */
-#define ER_MAX_ATTEMPTS 6
+typedef struct forward forward_t;
 
 typedef struct attempt_slot {
 	forward_t *fw;
-	attempt_t *attempt; /* NULL: free */
+	void *attempt; /* NULL: free */
 	size_t chain_pos, server; /* which group of the chain, which server in it */
 	bool is_slow; /* its timeout passed; already counted as a failure */
 } attempt_slot_t;
 
+struct forwarder {
+	forward_env_t env;
+	config_t *config; /* the snapshot new queries use (one reference) */
+	uint32_t *rr_cursor; /* round-robin position per group of config */
+	forward_t *inflight; /* intrusive list */
+	size_t n_inflight;
+	forward_t *buckets[ER_INFLIGHT_BUCKETS]; /* by question, for coalescing */
+};
+
 struct forward {
-	worker_t *worker;
+	forwarder_t *owner;
 	forward_t *prev, *next;
 	forward_t *bucket_next; /* coalescing table chain */
 	config_t *config; /* the snapshot this query started with (one reference) */
 	waiter_t *waiters; /* clients to answer; none for a prefetch */
 	unsigned n_waiters;
 	uint32_t hash; /* of the question and route: coalescing key */
-	bool is_shared; /* coalesced and cached (not with ECS passed through) */
+	bool is_shared; /* coalesced and cached (no client subnet passed on) */
 	bool is_in_bucket; /* joinable: in the coalescing table */
+	bool saw_timeout, saw_network_error;
 	dns_query_t q; /* what is asked upstream; points into pkt */
 	uint32_t chain;
 	size_t chain_pos;
+	uint32_t excluded; /* servers of the current group not to ask again */
 	uint8_t order[ER_GROUP_MAX_SERVERS];
 	size_t order_n, order_i;
 	unsigned rounds; /* passes over the current group */
 	attempt_slot_t slots[ER_MAX_ATTEMPTS]; /* the current attempt and slow ones */
 	attempt_slot_t *current; /* the attempt the walk waits on, or NULL */
 	uint64_t deadline_ms, group_deadline_ms;
-	bool saw_timeout, saw_network_error;
 	size_t pkt_len;
 	uint8_t pkt[];
 };
@@ -80,32 +97,34 @@ static _Thread_local uint8_t reply_buf[ER_REPLY_MAX];
 static void start_group(forward_t *fw);
 static void try_next_server(forward_t *fw);
 
-static const config_group_t *current_group(const forward_t *fw)
+static uint64_t now_ms(const forwarder_t *f)
 {
-	const config_chain_t *chain = &fw->config->chains[fw->chain];
-	return &fw->config->groups[chain->groups[fw->chain_pos]];
+	return f->env.out.now_ms(f->env.out.ctx);
 }
 
-static size_t current_group_index(const forward_t *fw)
+static stats_t *stats_of(const forward_t *fw)
 {
-	return fw->config->chains[fw->chain].groups[fw->chain_pos];
+	return fw->owner->env.sink.stats;
 }
 
-static const config_group_t *slot_group(const attempt_slot_t *slot)
+static size_t group_index(const forward_t *fw, size_t chain_pos)
 {
-	const forward_t *fw = slot->fw;
-	return &fw->config->groups[fw->config->chains[fw->chain].groups[slot->chain_pos]];
+	return fw->config->chains[fw->chain].groups[chain_pos];
 }
 
-/* Health entries belong to the worker's current snapshot; a query that
- * started under an older one after a reload leaves health alone. */
-static server_health_t *slot_health(const attempt_slot_t *slot)
+static const config_group_t *group_at(const forward_t *fw, size_t chain_pos)
 {
-	const forward_t *fw = slot->fw;
-	if (fw->config != fw->worker->config)
-		return NULL;
-	size_t group = fw->config->chains[fw->chain].groups[slot->chain_pos];
-	return worker_health(fw->worker, group, slot->server);
+	return &fw->config->groups[group_index(fw, chain_pos)];
+}
+
+static uint16_t slot_health_id(const attempt_slot_t *slot)
+{
+	return group_at(slot->fw, slot->chain_pos)->health_ids[slot->server];
+}
+
+static bool is_last_group(const forward_t *fw)
+{
+	return fw->chain_pos + 1 >= fw->config->chains[fw->chain].n_groups;
 }
 
 static bool has_attempts(const forward_t *fw)
@@ -117,24 +136,32 @@ static bool has_attempts(const forward_t *fw)
 	return false;
 }
 
+static void cancel_slot(forward_t *fw, attempt_slot_t *slot)
+{
+	const outbound_t *out = &fw->owner->env.out;
+	out->cancel(out->ctx, slot->attempt);
+	slot->attempt = NULL;
+}
+
 static void cancel_attempts(forward_t *fw)
 {
 	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
-		if (fw->slots[i].attempt) {
-			attempt_cancel(fw->slots[i].attempt);
-			fw->slots[i].attempt = NULL;
-		}
+		if (fw->slots[i].attempt)
+			cancel_slot(fw, &fw->slots[i]);
 	}
 	fw->current = NULL;
 }
 
+/* --- the in-flight table ------------------------------------------------- */
+
 static void bucket_remove(forward_t *fw)
 {
-	forward_t **link = &fw->worker->inflight_buckets[fw->hash & (ER_INFLIGHT_BUCKETS - 1)];
+	forward_t **link = &fw->owner->buckets[fw->hash & (ER_INFLIGHT_BUCKETS - 1)];
 	while (*link && *link != fw)
 		link = &(*link)->bucket_next;
 	if (*link)
 		*link = fw->bucket_next;
+	fw->is_in_bucket = false;
 }
 
 /* Takes fw's waiters for delivery and takes fw out of the coalescing table
@@ -142,28 +169,25 @@ static void bucket_remove(forward_t *fw)
  * finishing (its waiter would never be answered). */
 static waiter_t *take_waiters(forward_t *fw)
 {
-	if (fw->is_in_bucket) {
+	if (fw->is_in_bucket)
 		bucket_remove(fw);
-		fw->is_in_bucket = false;
-	}
 	waiter_t *list = fw->waiters;
 	fw->waiters = NULL;
 	fw->n_waiters = 0;
 	return list;
 }
 
-/* Unlinks fw from the worker's lists and frees it; its waiters must have
- * been taken (answered or dropped) already. */
+/* Unlinks fw and frees it; its waiters must have been taken already. */
 static void unlink_and_free(forward_t *fw)
 {
-	worker_t *w = fw->worker;
+	forwarder_t *f = fw->owner;
 	if (fw->prev)
 		fw->prev->next = fw->next;
 	else
-		w->inflight = fw->next;
+		f->inflight = fw->next;
 	if (fw->next)
 		fw->next->prev = fw->prev;
-	w->n_inflight--;
+	f->n_inflight--;
 	if (fw->is_in_bucket)
 		bucket_remove(fw);
 	config_unref(fw->config);
@@ -172,37 +196,62 @@ static void unlink_and_free(forward_t *fw)
 
 static cache_key_t key_of(const forward_t *fw)
 {
-	return cache_key_from_query(&fw->q, fw->chain);
+	return cache_key_from_query(&fw->q, fw->chain, fw->config->route_epoch);
+}
+
+/* --- endings ------------------------------------------------------------- */
+
+/* RFC 9520: the chain failed; remember it for this question so that the
+ * clients' retries do not reach the upstreams again at once. A stale entry
+ * still servable is kept (cache_insert refuses to replace it). */
+static void cache_failure(forward_t *fw)
+{
+	size_t len = reply_build_error(&fw->q, DNS_RCODE_SERVFAIL, ER_EDE_NONE, reply_buf,
+				       sizeof(reply_buf));
+	if (len == 0)
+		return;
+	cache_key_t key = key_of(fw);
+	cache_insert_params_t ins = { .key = &key, .resp = reply_buf, .resp_len = len };
+	(void)cache_insert(fw->owner->env.cache, &ins, now_ms(fw->owner));
 }
 
 /* The chain failed: an expired answer within serve_stale_s beats SERVFAIL
  * (RFC 8767), marked with EDE 3; otherwise SERVFAIL with EDE 22 or 23. */
 static void fail(forward_t *fw)
 {
-	worker_t *w = fw->worker;
+	forwarder_t *f = fw->owner;
 	cancel_attempts(fw);
 	if (fw->is_shared && fw->waiters) {
 		cache_key_t key = key_of(fw);
 		cache_copy_t copy = { .out = reply_buf, .cap = sizeof(reply_buf), .want_stale = true };
-		if (cache_lookup(w->cache, &key, uv_now(&w->loop), &copy) != CACHE_MISS &&
+		if (cache_lookup(f->env.cache, &key, now_ms(f), &copy) != CACHE_MISS &&
 		    copy.len > 0) {
-			w->stats.stale_sent += fw->n_waiters;
-			waiters_answer(w, take_waiters(fw), reply_buf, copy.len, EDE_STALE_ANSWER);
+			stats_of(fw)->stale_sent += fw->n_waiters;
+			waiters_answer(&f->env.sink, take_waiters(fw), reply_buf, copy.len,
+				       EDE_STALE_ANSWER);
 			unlink_and_free(fw);
 			return;
 		}
 	}
-	int ede = fw->saw_timeout		 ? EDE_NO_REACHABLE_AUTHORITY
+	if (fw->is_shared)
+		cache_failure(fw);
+	int ede = fw->saw_timeout	  ? EDE_NO_REACHABLE_AUTHORITY
 		  : fw->saw_network_error ? EDE_NETWORK_ERROR
-					 : ER_EDE_NONE;
-	waiters_fail(w, take_waiters(fw), ede);
+					  : ER_EDE_NONE;
+	waiters_fail(&f->env.sink, take_waiters(fw), ede);
 	unlink_and_free(fw);
 }
 
+/* resp belongs to the attempt that just answered; an answer from a later
+ * group is copied and its TTLs lowered to fallback_ttl_s (SPEC 2.2). */
 static void relay(forward_t *fw, const uint8_t *resp, size_t len, bool is_fallback)
 {
-	worker_t *w = fw->worker;
-	cancel_attempts(fw); /* resp belongs to the attempt that just answered */
+	forwarder_t *f = fw->owner;
+	if (is_fallback && len <= sizeof(reply_buf)) {
+		memcpy(reply_buf, resp, len);
+		if (reply_cap_ttls(reply_buf, len, fw->config->cache.fallback_ttl_s) == 0)
+			resp = reply_buf;
+	}
 	if (fw->is_shared) {
 		cache_key_t key = key_of(fw);
 		cache_insert_params_t ins = {
@@ -211,65 +260,49 @@ static void relay(forward_t *fw, const uint8_t *resp, size_t len, bool is_fallba
 			.resp_len = len,
 			.is_fallback = is_fallback,
 		};
-		cache_insert(w->cache, &ins, uv_now(&w->loop)); /* "not cacheable" is fine */
+		(void)cache_insert(f->env.cache, &ins, now_ms(f)); /* "not cacheable" is fine */
 	}
-	waiters_answer(w, take_waiters(fw), resp, len, ER_EDE_NONE);
+	cancel_attempts(fw); /* not the one that answered: resp stays valid */
+	waiters_answer(&f->env.sink, take_waiters(fw), resp, len, ER_EDE_NONE);
 	unlink_and_free(fw);
-}
-
-static bool is_last_group(const forward_t *fw)
-{
-	return fw->chain_pos + 1 >= fw->config->chains[fw->chain].n_groups;
 }
 
 static void next_group(forward_t *fw)
 {
-	const config_chain_t *chain = &fw->config->chains[fw->chain];
-	if (fw->chain_pos + 1 >= chain->n_groups) {
+	if (is_last_group(fw)) {
 		fail(fw);
 		return;
 	}
 	fw->chain_pos++;
 	fw->rounds = 0;
-	fw->worker->stats.failovers++;
+	fw->excluded = 0;
+	stats_of(fw)->failovers++;
 	start_group(fw);
 }
 
-static void try_next_server(forward_t *fw);
+/* --- health -------------------------------------------------------------- */
 
-static void log_server(const attempt_slot_t *slot, const char *fmt, unsigned n)
+static void log_transition(const forward_t *fw, uint16_t id, const char *what)
 {
-	const config_group_t *g = slot_group(slot);
 	char addr[ER_SOCKADDR_TEXT_MAX];
-	sockaddr_format((const struct sockaddr *)&g->servers[slot->server], addr, sizeof(addr));
-	if (fmt[0] == 'm')
-		log_warn("upstream %s (group %s) %s %u failures", addr, g->name, fmt, n);
-	else
-		log_info("upstream %s (group %s) %s", addr, g->name, fmt);
+	sockaddr_format(health_table_addr(fw->owner->env.health, id), addr, sizeof(addr));
+	log_info("upstream %s %s", addr, what);
 }
 
 static void record_failure(attempt_slot_t *slot, bool timed_out)
 {
-	server_health_t *h = slot_health(slot);
-	const config_group_t *g = slot_group(slot);
-	if (h && health_on_failure(h, timed_out, g->max_fails, g->probe_interval_ms,
-				   uv_now(&slot->fw->worker->loop))) {
-		log_server(slot, "marked down after", h->consecutive_fails);
-		slot->fw->worker->stats.servers_down++;
+	forward_t *fw = slot->fw;
+	forwarder_t *f = fw->owner;
+	uint16_t id = slot_health_id(slot);
+	if (health_table_on_failure(f->env.health, f->env.view, id, timed_out, now_ms(f))) {
+		char addr[ER_SOCKADDR_TEXT_MAX];
+		sockaddr_format(health_table_addr(f->env.health, id), addr, sizeof(addr));
+		log_warn("upstream %s marked down after %u failures in a row", addr,
+			 group_at(fw, slot->chain_pos)->max_fails);
+		stats_of(fw)->servers_down++;
 	}
 }
 
-static void record_success(attempt_slot_t *slot, uint32_t rtt_us)
-{
-	server_health_t *h = slot_health(slot);
-	if (h && health_on_success(h, rtt_us)) {
-		log_server(slot, "is answering again", 0);
-		slot->fw->worker->stats.servers_up++;
-	}
-}
-
-/* The current attempt's timeout passed: count it, and go on to the next
- * server while this one keeps listening. */
 /* Whether this query already counted a timeout against slot's server: a
  * retransmission to the same server (the last group's next pass) must not
  * count twice, or one slow query could mark a server down on its own. */
@@ -284,6 +317,37 @@ static bool already_counted(const forward_t *fw, const attempt_slot_t *slot)
 	return false;
 }
 
+/* The health column of the outcome table. A timeout counts once per server
+ * per query: a slow slot was counted when its timeout passed, and a
+ * retransmission to a server already counted adds nothing. */
+static void apply_health(attempt_slot_t *slot, outcome_t outcome, uint32_t rtt_us)
+{
+	forward_t *fw = slot->fw;
+	forwarder_t *f = fw->owner;
+	uint16_t id = slot_health_id(slot);
+	bool marked_up = false;
+	switch (outcome_rule(outcome)->health) {
+	case HEALTH_FAILURE:
+		if (!slot->is_slow && !already_counted(fw, slot))
+			record_failure(slot, outcome == OUTCOME_TIMEOUT);
+		return;
+	case HEALTH_ALIVE:
+		marked_up = health_table_on_alive(f->env.health, id);
+		break;
+	case HEALTH_ALIVE_RTT:
+		marked_up = health_table_on_success(f->env.health, f->env.view, id, rtt_us);
+		break;
+	}
+	if (marked_up) {
+		log_transition(fw, id, "is answering again: marked up");
+		stats_of(fw)->servers_up++;
+	}
+}
+
+/* --- attempts ------------------------------------------------------------ */
+
+/* The current attempt's timeout passed: count it, and go on to the next
+ * server while this one keeps listening. */
 static void on_attempt_slow(void *owner)
 {
 	attempt_slot_t *slot = owner;
@@ -304,27 +368,27 @@ static void on_attempt_done(void *owner, int status, const uint8_t *resp, size_t
 	attempt_slot_t *slot = owner;
 	forward_t *fw = slot->fw;
 	slot->attempt = NULL;
-	bool was_current = fw->current == slot;
-	if (was_current)
+	if (fw->current == slot)
 		fw->current = NULL;
-	if (status == 0) {
-		unsigned rcode = DNS_RCODE(wire_read_u16(resp + 2));
-		if (rcode != DNS_RCODE_SERVFAIL && rcode != DNS_RCODE_REFUSED) {
-			if (slot->is_slow)
-				fw->worker->stats.late_answers++;
-			record_success(slot, rtt_us);
-			relay(fw, resp, len, slot->chain_pos > 0);
-			return;
-		}
-		/* Another server of the group may well answer (SPEC 2.1). */
-		fw->worker->stats.upstream_servfail++;
-		record_failure(slot, false);
-	} else if (!slot->is_slow) { /* a slow one was counted already */
-		if (status == UV_ETIMEDOUT)
+	outcome_t outcome = outcome_classify(status, resp, len);
+	apply_health(slot, outcome, rtt_us);
+	switch (outcome_rule(outcome)->query) {
+	case QUERY_RELAY:
+		if (slot->is_slow)
+			stats_of(fw)->late_answers++;
+		relay(fw, resp, len, slot->chain_pos > 0);
+		return;
+	case QUERY_NEXT_SERVER_ONCE:
+		stats_of(fw)->upstream_servfail++;
+		if (slot->chain_pos == fw->chain_pos)
+			fw->excluded |= 1u << slot->server;
+		break;
+	case QUERY_NEXT_SERVER:
+		if (outcome == OUTCOME_TIMEOUT)
 			fw->saw_timeout = true;
 		else
 			fw->saw_network_error = true;
-		record_failure(slot, status == UV_ETIMEDOUT);
+		break;
 	}
 	if (fw->current == NULL)
 		try_next_server(fw);
@@ -360,51 +424,30 @@ static attempt_slot_t *free_slot(forward_t *fw)
 	}
 	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
 		if (&fw->slots[i] != fw->current) {
-			attempt_cancel(fw->slots[i].attempt);
-			fw->slots[i].attempt = NULL;
+			cancel_slot(fw, &fw->slots[i]);
 			return &fw->slots[i];
 		}
 	}
 	return NULL; /* not reached: at most one slot is current */
 }
 
-/* Nothing left to try: wait for slow attempts still listening, else fail. */
-static void out_of_servers(forward_t *fw)
+/* Whether the last group deserves another pass: time is left, passes are
+ * left, and some server of it may still be asked. */
+static bool may_pass_again(const forward_t *fw)
 {
-	if (!has_attempts(fw))
-		fail(fw);
+	const config_group_t *g = group_at(fw, fw->chain_pos);
+	uint32_t all = g->n_servers >= 32 ? UINT32_MAX : (1u << g->n_servers) - 1;
+	return fw->rounds < ER_LAST_GROUP_ROUNDS && (fw->excluded & all) != all;
 }
 
-static void try_next_server(forward_t *fw)
+static void start_attempt(forward_t *fw, attempt_slot_t *slot, uint64_t now)
 {
-	worker_t *w = fw->worker;
-	uint64_t now = uv_now(&w->loop);
-	if (now >= fw->deadline_ms) {
-		fail(fw);
-		return;
-	}
-	if (fw->order_i >= fw->order_n || now >= fw->group_deadline_ms) {
-		if (is_last_group(fw) && fw->rounds < ER_LAST_GROUP_ROUNDS) {
-			start_group(fw); /* another pass, with backed-off timeouts */
-			return;
-		}
-		if (is_last_group(fw)) {
-			out_of_servers(fw);
-			return;
-		}
-		next_group(fw);
-		return;
-	}
-	const config_group_t *g = current_group(fw);
-	attempt_slot_t *slot = free_slot(fw);
-	*slot = (attempt_slot_t){ .fw = fw, .chain_pos = fw->chain_pos,
-				  .server = fw->order[fw->order_i++] };
-	server_health_t *h = slot_health(slot);
-	uint32_t timeout = g->timeout_ms;
-	if (h) {
-		timeout = rtt_timeout_ms(&h->rtt, g->timeout_ms);
-		health_on_trial_started(h, now);
-	}
+	forwarder_t *f = fw->owner;
+	const config_group_t *g = group_at(fw, fw->chain_pos);
+	uint16_t id = g->health_ids[slot->server];
+	uint32_t timeout = rtt_timeout_ms(health_view_rtt(f->env.view, id), g->timeout_ms);
+	if (health_table_is_down(f->env.health, id))
+		health_table_on_trial(f->env.health, id, now);
 	if (timeout > fw->group_deadline_ms - now)
 		timeout = (uint32_t)(fw->group_deadline_ms - now);
 	if (timeout == 0)
@@ -421,63 +464,81 @@ static void try_next_server(forward_t *fw)
 		.tcp_only = g->tcp == TCP_MODE_ALWAYS,
 		.option = ecs_len ? ecs : NULL,
 		.option_len = ecs_len,
-		.stats = &w->stats,
-		.tcp_pool = w->tcp_pool,
-		.udp_pool = w->udp_pool,
 	};
-	slot->attempt = attempt_start(&w->loop, &params, on_attempt_done, slot);
-	if (slot->attempt == NULL) {
-		fw->saw_network_error = true;
-		record_failure(slot, false);
-		try_next_server(fw); /* bounded: order_i advanced */
-		return;
-	}
-	fw->current = slot;
+	slot->attempt = f->env.out.start(f->env.out.ctx, &params, on_attempt_done, slot);
 }
 
-/* Queries never wait on a server marked down: probes (probe.c) find out
- * when it is back. select_order still offers trial-due servers and, when
- * none is usable, every server; the last group keeps that fallback (trying
- * beats failing), earlier groups are skipped at once (SPEC 2.1). */
-static void drop_down_servers(forward_t *fw, const server_health_t *health)
+static void try_next_server(forward_t *fw)
 {
-	size_t kept = 0;
-	for (size_t i = 0; i < fw->order_n; i++) {
-		if (!health[fw->order[i]].is_down)
-			fw->order[kept++] = fw->order[i];
+	uint64_t now = now_ms(fw->owner);
+	while (now < fw->deadline_ms && fw->order_i < fw->order_n &&
+	       now < fw->group_deadline_ms) {
+		attempt_slot_t *slot = free_slot(fw);
+		*slot = (attempt_slot_t){ .fw = fw, .chain_pos = fw->chain_pos,
+					  .server = fw->order[fw->order_i++] };
+		start_attempt(fw, slot, now);
+		if (slot->attempt) {
+			fw->current = slot;
+			return;
+		}
+		fw->saw_network_error = true; /* could not even send: a failure */
+		record_failure(slot, false);
 	}
-	if (kept > 0 || !is_last_group(fw))
-		fw->order_n = kept;
+	if (now >= fw->deadline_ms)
+		fail(fw);
+	else if (!is_last_group(fw))
+		next_group(fw);
+	else if (now < fw->group_deadline_ms && may_pass_again(fw))
+		start_group(fw); /* another pass, with backed-off timeouts */
+	else if (!has_attempts(fw)) /* else: slow attempts may still answer */
+		fail(fw);
+}
+
+/* Queries never wait on a server marked down: the prober (probe.c) finds
+ * out when it is back. The last group keeps its down servers when nothing
+ * else is left (trying beats failing); earlier groups skip them at once
+ * (SPEC 2.1). Servers that answered this query with an error rcode are not
+ * asked again. */
+static void filter_order(forward_t *fw, const server_health_t *health)
+{
+	size_t kept = 0, up = 0;
+	for (size_t i = 0; i < fw->order_n; i++) {
+		uint8_t s = fw->order[i];
+		if (!(fw->excluded & (1u << s)) && !health[s].is_down)
+			up++;
+	}
+	bool keep_down = up == 0 && is_last_group(fw);
+	for (size_t i = 0; i < fw->order_n; i++) {
+		uint8_t s = fw->order[i];
+		if (!(fw->excluded & (1u << s)) && (keep_down || !health[s].is_down))
+			fw->order[kept++] = s;
+	}
+	fw->order_n = kept;
 }
 
 static void start_group(forward_t *fw)
 {
-	worker_t *w = fw->worker;
-	const config_group_t *g = current_group(fw);
-	uint64_t now = uv_now(&w->loop);
+	forwarder_t *f = fw->owner;
+	const config_group_t *g = group_at(fw, fw->chain_pos);
+	uint64_t now = now_ms(f);
 	fw->rounds++;
 	fw->group_deadline_ms = is_last_group(fw) ? fw->deadline_ms : now + ER_GROUP_BUDGET_MS;
 	if (fw->group_deadline_ms > fw->deadline_ms)
 		fw->group_deadline_ms = fw->deadline_ms;
 
-	server_health_t fresh[ER_GROUP_MAX_SERVERS];
-	const server_health_t *health = NULL;
+	server_health_t health[ER_GROUP_MAX_SERVERS];
+	health_view_fill(f->env.view, g->health_ids, g->n_servers, health);
 	uint32_t scratch_cursor = 0, *cursor = &scratch_cursor;
-	size_t gi = current_group_index(fw);
-	if (fw->config == w->config) {
-		health = worker_health(w, gi, 0);
-		cursor = &w->upstreams.rr_cursor[gi];
-	} else {
-		for (size_t i = 0; i < g->n_servers; i++)
-			health_init(&fresh[i]);
-		health = fresh;
-	}
-	fw->order_n = select_order(g->select, health, g->n_servers, cursor, random_u32(), now,
-				   fw->order);
+	if (fw->config == f->config)
+		cursor = &f->rr_cursor[group_index(fw, fw->chain_pos)];
+	fw->order_n = select_order(g->select, health, g->n_servers, cursor, f->env.random(),
+				   now, fw->order);
 	fw->order_i = 0;
-	drop_down_servers(fw, health);
+	filter_order(fw, health);
 	try_next_server(fw);
 }
+
+/* --- coalescing ---------------------------------------------------------- */
 
 /* FNV-1a over the case-folded question and the route: which forwards may
  * share one upstream query (equality is checked in full afterwards). */
@@ -502,30 +563,29 @@ static bool same_question(const forward_t *fw, const dns_query_t *q, uint32_t ch
 	       dname_equal(fw->q.qname, q->qname);
 }
 
-/* An identical question on the same route already asked upstream, under
- * the current snapshot, with room for one more waiter. */
-static forward_t *find_inflight(worker_t *w, const dns_query_t *q, uint32_t chain,
+/* An identical question on the same route, started under the current
+ * snapshot (never one from before a reload), with room for a waiter. */
+static forward_t *find_inflight(forwarder_t *f, const dns_query_t *q, uint32_t chain,
 				uint32_t hash)
 {
-	for (forward_t *fw = w->inflight_buckets[hash & (ER_INFLIGHT_BUCKETS - 1)]; fw;
+	for (forward_t *fw = f->buckets[hash & (ER_INFLIGHT_BUCKETS - 1)]; fw;
 	     fw = fw->bucket_next) {
-		if (fw->hash == hash && fw->config == w->config &&
+		if (fw->hash == hash && fw->config == f->config &&
 		    fw->n_waiters < ER_MAX_WAITERS && same_question(fw, q, chain))
 			return fw;
 	}
 	return NULL;
 }
 
-bool forward_is_shareable(const worker_t *w, const dns_query_t *q, uint32_t chain)
+bool forward_is_shareable(const config_t *c, const dns_query_t *q, uint32_t chain)
 {
-	const config_chain_t *c = &w->config->chains[chain];
-	return !(q->ecs && w->config->groups[c->groups[0]].ecs == ECS_PASS);
+	return q->ecs == NULL || !c->chains[chain].may_pass_ecs;
 }
 
-static bool join_inflight(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len,
-			  const dns_query_t *q, uint32_t chain, uint32_t hash)
+static bool join_inflight(forwarder_t *f, const client_t *client, const uint8_t *pkt,
+			  size_t len, const dns_query_t *q, uint32_t chain, uint32_t hash)
 {
-	forward_t *fw = find_inflight(w, q, chain, hash);
+	forward_t *fw = find_inflight(f, q, chain, hash);
 	if (fw == NULL)
 		return false;
 	if (client) {
@@ -535,13 +595,13 @@ static bool join_inflight(worker_t *w, const client_t *client, const uint8_t *pk
 		waiter_set_next(wt, fw->waiters);
 		fw->waiters = wt;
 		fw->n_waiters++;
-		w->stats.coalesced++;
+		f->env.sink.stats->coalesced++;
 	}
 	return true; /* a prefetch of a question in flight is already done */
 }
 
-static forward_t *forward_new(worker_t *w, const uint8_t *pkt, size_t len, const dns_query_t *q,
-			      uint32_t chain)
+static forward_t *forward_new(forwarder_t *f, const uint8_t *pkt, size_t len,
+			      const dns_query_t *q, uint32_t chain)
 {
 	forward_t *fw = malloc(sizeof(*fw) + len);
 	if (fw == NULL)
@@ -552,43 +612,44 @@ static forward_t *forward_new(worker_t *w, const uint8_t *pkt, size_t len, const
 	fw->q = *q;
 	fw->q.qname = fw->pkt + (q->qname - pkt); /* q points into pkt: rebase */
 	fw->q.ecs = q->ecs ? fw->pkt + (q->ecs - pkt) : NULL;
-	fw->worker = w;
-	fw->config = config_ref(w->config);
+	fw->owner = f;
+	fw->config = config_ref(f->config);
 	fw->chain = chain;
-	fw->deadline_ms = uv_now(&w->loop) + w->config->query_timeout_ms;
+	fw->deadline_ms = now_ms(f) + f->config->query_timeout_ms;
 	return fw;
 }
 
-static void track(worker_t *w, forward_t *fw)
+static void track(forwarder_t *f, forward_t *fw)
 {
-	fw->next = w->inflight;
-	if (w->inflight)
-		w->inflight->prev = fw;
-	w->inflight = fw;
-	w->n_inflight++;
+	fw->next = f->inflight;
+	if (f->inflight)
+		f->inflight->prev = fw;
+	f->inflight = fw;
+	f->n_inflight++;
 	if (fw->is_shared) {
-		forward_t **bucket = &w->inflight_buckets[fw->hash & (ER_INFLIGHT_BUCKETS - 1)];
+		forward_t **bucket = &f->buckets[fw->hash & (ER_INFLIGHT_BUCKETS - 1)];
 		fw->bucket_next = *bucket;
 		*bucket = fw;
 		fw->is_in_bucket = true;
 	}
 }
 
-void forward_start(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len,
+void forward_start(forwarder_t *f, const client_t *client, const uint8_t *pkt, size_t len,
 		   const dns_query_t *q, uint32_t chain)
 {
-	bool shared = forward_is_shareable(w, q, chain);
+	stats_t *stats = f->env.sink.stats;
+	bool shared = forward_is_shareable(f->config, q, chain);
 	uint32_t hash = shared ? question_hash(q, chain) : 0;
-	if (shared && join_inflight(w, client, pkt, len, q, chain, hash))
+	if (shared && join_inflight(f, client, pkt, len, q, chain, hash))
 		return;
-	if (w->n_inflight >= ER_MAX_INFLIGHT) {
-		w->stats.overload_dropped++;
+	if (f->n_inflight >= f->env.max_inflight) {
+		stats->overload_dropped++;
 		return;
 	}
-	forward_t *fw = forward_new(w, pkt, len, q, chain);
+	forward_t *fw = forward_new(f, pkt, len, q, chain);
 	waiter_t *wt = client ? waiter_new(client, pkt, len, q) : NULL;
 	if (fw == NULL || (client && wt == NULL)) {
-		w->stats.overload_dropped++;
+		stats->overload_dropped++;
 		if (fw)
 			config_unref(fw->config);
 		free(fw);
@@ -599,19 +660,74 @@ void forward_start(worker_t *w, const client_t *client, const uint8_t *pkt, size
 	fw->n_waiters = wt ? 1 : 0;
 	fw->is_shared = shared;
 	fw->hash = hash;
-	track(w, fw);
-	w->stats.forwarded++;
+	track(f, fw);
+	stats->forwarded++;
 	if (client == NULL)
-		w->stats.prefetches++;
+		stats->prefetches++;
 	start_group(fw);
 }
 
-void forward_cancel_all(worker_t *w)
+void forward_cancel_all(forwarder_t *f)
 {
-	while (w->inflight) {
-		forward_t *fw = w->inflight;
+	while (f->inflight) {
+		forward_t *fw = f->inflight;
 		cancel_attempts(fw);
 		waiters_drop(take_waiters(fw));
 		unlink_and_free(fw);
 	}
+}
+
+/* --- the forwarder ------------------------------------------------------- */
+
+forwarder_t *forwarder_new(const forward_env_t *env, config_t *config)
+{
+	forwarder_t *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	f->env = *env;
+	if (forwarder_set_config(f, config) < 0) {
+		forwarder_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void forwarder_free(forwarder_t *f)
+{
+	if (f == NULL)
+		return;
+	forward_cancel_all(f);
+	free(f->rr_cursor);
+	config_unref(f->config);
+	free(f);
+}
+
+int forwarder_set_config(forwarder_t *f, config_t *config)
+{
+	uint32_t *cursor = calloc(config->n_groups ? config->n_groups : 1, sizeof(*cursor));
+	if (cursor == NULL)
+		return -1;
+	free(f->rr_cursor);
+	f->rr_cursor = cursor;
+	config_unref(f->config);
+	f->config = config_ref(config);
+	return 0;
+}
+
+size_t forwarder_inflight(const forwarder_t *f)
+{
+	return f->n_inflight;
+}
+
+int forwarder_preferred_server(const forwarder_t *f, size_t gi, uint64_t now)
+{
+	const config_group_t *g = &f->config->groups[gi];
+	server_health_t health[ER_GROUP_MAX_SERVERS];
+	health_view_fill(f->env.view, g->health_ids, g->n_servers, health);
+	uint8_t order[ER_GROUP_MAX_SERVERS];
+	uint32_t cursor = f->rr_cursor[gi];
+	/* UINT32_MAX: a random value that never explores, so the answer is the
+	 * server the policy prefers, not a coin toss. */
+	size_t n = select_order(g->select, health, g->n_servers, &cursor, UINT32_MAX, now, order);
+	return n > 0 ? order[0] : -1;
 }

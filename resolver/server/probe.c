@@ -1,89 +1,99 @@
 /*
- * Active health probes (SPEC 2.1). Passive health marks a server down after
- * max_fails failures; from then on queries skip it, so something else must
- * notice when it comes back: every ER_PROBE_TICK_MS the worker looks for
- * down servers whose probe time has come and sends each one ". NS" (any
- * server can answer it from its root hints or forwarders; dnsdist's default
- * check is similar). A valid answer marks the server up; a failure doubles
- * the wait (probe_interval_ms up to 30 s, select.c). One probe per server at
- * a time. Probe slots live in the per-snapshot upstream table and are
- * cancelled before the table is freed, so a callback never sees a stale slot.
+ * Active health probes (SPEC 2.1). Passive health marks an address down
+ * after max_fails failures; from then on every worker skips it, so
+ * something else must notice when it comes back. One prober serves the
+ * whole server (SPEC 2.1: "one probe runs per down address"); it runs on
+ * worker 0's loop, which ticks it every ER_HEALTH_SYNC_MS. Each tick it
+ * asks the health table which addresses are due (down, named by the
+ * current config, trial time reached) and sends each one ". NS" (any
+ * server can answer it from its root hints or forwarders; dnsdist's
+ * default check is similar). What the result does to the address is the
+ * health column of the outcome table (upstream/outcome.h), as for queries:
+ * an answer marks it up, a failure doubles the wait (up to 30 s).
  */
+#include "server/probe.h"
+
 #include <stdlib.h>
-#include <string.h>
 
 #include "dns/reply.h"
-#include "server/worker.h"
-#include "upstream/attempt.h"
+#include "upstream/outcome.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
 
-struct probe {
-	worker_t *worker;
-	const config_t *config;
-	size_t group, server;
-	attempt_t *attempt;
+typedef struct probe {
+	prober_t *prober;
+	uint16_t id;
+	void *attempt; /* in flight, or NULL */
+} probe_t;
+
+struct prober {
+	outbound_t out;
+	health_table_t *health;
+	health_view_t *view;
+	stats_t *stats;
+	probe_t probes[ER_HEALTH_MAX_ADDRS]; /* by health id */
 };
 
 static const uint8_t root_name[1] = { 0 };
 
-int probe_table_init(upstream_table_t *t, worker_t *w, const config_t *c)
+prober_t *prober_new(const outbound_t *out, health_table_t *health, health_view_t *view,
+		     stats_t *stats)
 {
-	t->probes = calloc(t->n_servers ? t->n_servers : 1, sizeof(*t->probes));
-	if (t->probes == NULL)
-		return UV_ENOMEM;
-	for (size_t g = 0; g < c->n_groups; g++) {
-		for (size_t s = 0; s < c->groups[g].n_servers; s++) {
-			probe_t *p = &t->probes[t->first[g] + s];
-			*p = (probe_t){ .worker = w, .config = c, .group = g, .server = s };
-		}
-	}
-	return 0;
+	prober_t *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	*p = (prober_t){ .out = *out, .health = health, .view = view, .stats = stats };
+	for (size_t i = 0; i < ER_HEALTH_MAX_ADDRS; i++)
+		p->probes[i] = (probe_t){ .prober = p, .id = (uint16_t)i };
+	return p;
 }
 
-void probe_table_cancel(upstream_table_t *t)
+void prober_free(prober_t *p)
 {
-	for (size_t i = 0; t->probes && i < t->n_servers; i++) {
-		if (t->probes[i].attempt) {
-			attempt_cancel(t->probes[i].attempt);
-			t->probes[i].attempt = NULL;
-		}
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < ER_HEALTH_MAX_ADDRS; i++) {
+		if (p->probes[i].attempt)
+			p->out.cancel(p->out.ctx, p->probes[i].attempt);
 	}
+	free(p);
 }
 
-static void log_server(const probe_t *p, const char *what)
+static void log_address(const prober_t *p, uint16_t id, const char *what)
 {
 	char addr[ER_SOCKADDR_TEXT_MAX];
-	const config_group_t *g = &p->config->groups[p->group];
-	sockaddr_format((const struct sockaddr *)&g->servers[p->server], addr, sizeof(addr));
-	log_info("upstream %s (group %s) %s", addr, g->name, what);
+	sockaddr_format(health_table_addr(p->health, id), addr, sizeof(addr));
+	log_info("upstream %s %s", addr, what);
 }
 
 static void on_probe_done(void *owner, int status, const uint8_t *resp, size_t len,
 			  uint32_t rtt_us)
 {
-	probe_t *p = owner;
-	worker_t *w = p->worker;
-	(void)len;
-	p->attempt = NULL;
-	server_health_t *h = worker_health(w, p->group, p->server);
-	const config_group_t *g = &p->config->groups[p->group];
-	unsigned rcode = status == 0 ? DNS_RCODE(wire_read_u16(resp + 2)) : DNS_RCODE_SERVFAIL;
-	if (status == 0 && rcode != DNS_RCODE_SERVFAIL && rcode != DNS_RCODE_REFUSED) {
-		if (health_on_success(h, rtt_us)) {
-			w->stats.servers_up++;
-			log_server(p, "answers probes again: marked up");
-		}
+	probe_t *probe = owner;
+	prober_t *p = probe->prober;
+	probe->attempt = NULL;
+	outcome_t outcome = outcome_classify(status, resp, len);
+	bool marked_up = false;
+	switch (outcome_rule(outcome)->health) {
+	case HEALTH_FAILURE:
+		health_table_on_failure(p->health, p->view, probe->id, outcome == OUTCOME_TIMEOUT,
+					p->out.now_ms(p->out.ctx));
 		return;
+	case HEALTH_ALIVE:
+		marked_up = health_table_on_alive(p->health, probe->id);
+		break;
+	case HEALTH_ALIVE_RTT:
+		marked_up = health_table_on_success(p->health, p->view, probe->id, rtt_us);
+		break;
 	}
-	health_on_failure(h, status == UV_ETIMEDOUT, g->max_fails, g->probe_interval_ms,
-			  uv_now(&w->loop));
+	if (marked_up) {
+		p->stats->servers_up++;
+		log_address(p, probe->id, "answers probes again: marked up");
+	}
 }
 
-static void probe_start(probe_t *p, uint64_t now)
+static void probe_start(prober_t *p, probe_t *probe, const health_policy_t *policy)
 {
-	worker_t *w = p->worker;
-	const config_group_t *g = &p->config->groups[p->group];
 	dns_query_t q = {
 		.flags = DNS_FLAG_RD,
 		.qname = root_name,
@@ -92,28 +102,25 @@ static void probe_start(probe_t *p, uint64_t now)
 		.qclass = DNS_CLASS_IN,
 	};
 	attempt_params_t params = {
-		.server = (const struct sockaddr *)&g->servers[p->server],
+		.server = health_table_addr(p->health, probe->id),
 		.query = &q,
-		.timeout_ms = g->timeout_ms,
-		.tcp_only = g->tcp == TCP_MODE_ALWAYS,
-		.stats = &w->stats,
-		.tcp_pool = w->tcp_pool,
-		.udp_pool = w->udp_pool,
+		.timeout_ms = policy->timeout_ms,
+		.tcp_only = policy->tcp_only,
 	};
-	health_on_trial_started(worker_health(w, p->group, p->server), now);
-	p->attempt = attempt_start(&w->loop, &params, on_probe_done, p);
-	if (p->attempt)
-		w->stats.probes_sent++;
+	probe->attempt = p->out.start(p->out.ctx, &params, on_probe_done, probe);
+	if (probe->attempt)
+		p->stats->probes_sent++;
 }
 
-void probe_tick(worker_t *w)
+void prober_tick(prober_t *p)
 {
-	upstream_table_t *t = &w->upstreams;
-	uint64_t now = uv_now(&w->loop);
-	for (size_t i = 0; i < t->n_servers; i++) {
-		probe_t *p = &t->probes[i];
-		const server_health_t *h = &t->health[i];
-		if (h->is_down && p->attempt == NULL && now >= h->next_probe_ms)
-			probe_start(p, now);
+	uint64_t now = p->out.now_ms(p->out.ctx);
+	size_t n = health_table_size(p->health);
+	for (size_t i = 0; i < n; i++) {
+		probe_t *probe = &p->probes[i];
+		health_policy_t policy;
+		if (probe->attempt == NULL &&
+		    health_table_take_probe(p->health, (uint16_t)i, now, &policy))
+			probe_start(p, probe, &policy);
 	}
 }

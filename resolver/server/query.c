@@ -7,18 +7,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/query.h"
+
 #include "config/describe.h"
 #include "dns/chaos.h"
 #include "dns/reply.h"
-#include "server/worker.h"
+#include "server/forward.h"
+#include "server/tcp_listener.h"
+#include "server/udp_listener.h"
 #include "util/sockaddr.h"
 
 
 static _Thread_local uint8_t out_buf[ER_REPLY_MAX];
 
-void query_reply(worker_t *w, const client_t *client, const uint8_t *msg, size_t len)
+void query_reply(void *worker, const client_t *client, const uint8_t *msg, size_t len)
 {
-	(void)w;
+	(void)worker;
 	if (client == NULL) /* a prefetch: nobody to answer */
 		return;
 	if (client->conn)
@@ -35,30 +39,25 @@ static void reply_error(worker_t *w, const client_t *client, const dns_query_t *
 		query_reply(w, client, out_buf, len);
 }
 
-/* The routing check: the offline description plus this worker's live view
- * of the first group (which server it would ask now, and its RTT). */
+/* The routing check: the offline description plus the live view of the
+ * first group (which server a query would ask now, and its RTT). */
 static void describe_live(worker_t *w, const client_t *client, const dns_query_t *q,
 			  char *text, size_t len)
 {
-	const config_t *c = w->config;
+	const config_t *c = worker_config(w);
 	route_description_t d;
 	describe_route(c, q->qname, (const struct sockaddr *)&client->addr, &d);
 	size_t used = describe_route_text(c, &d, text, len);
 	if (d.is_local)
 		return;
 	size_t gi = d.chain->groups[0];
-	const config_group_t *g = &c->groups[gi];
-	uint8_t order[ER_GROUP_MAX_SERVERS];
-	uint32_t cursor = w->upstreams.rr_cursor[gi];
-	/* UINT32_MAX: a random value that never explores, so the answer is the
-	 * server the policy prefers, not a coin toss. */
-	size_t n = select_order(g->select, worker_health(w, gi, 0), g->n_servers, &cursor,
-				UINT32_MAX, uv_now(&w->loop), order);
-	if (n == 0)
+	int s = forwarder_preferred_server(worker_forwarder(w), gi, uv_now(worker_loop(w)));
+	if (s < 0)
 		return;
+	const config_group_t *g = &c->groups[gi];
 	char addr[ER_SOCKADDR_TEXT_MAX];
-	sockaddr_format((const struct sockaddr *)&g->servers[order[0]], addr, sizeof(addr));
-	int32_t rtt = rtt_srtt_ms(&worker_health(w, gi, order[0])->rtt);
+	sockaddr_format((const struct sockaddr *)&g->servers[s], addr, sizeof(addr));
+	int32_t rtt = rtt_srtt_ms(health_view_rtt(worker_health_view(w), g->health_ids[s]));
 	if (rtt >= 0)
 		snprintf(text + used, len - used, " upstream=%s rtt_ms=%d", addr, (int)rtt);
 	else
@@ -67,7 +66,7 @@ static void describe_live(worker_t *w, const client_t *client, const dns_query_t
 
 static void answer_chaos(worker_t *w, const client_t *client, const dns_query_t *q)
 {
-	const config_t *c = w->config;
+	const config_t *c = worker_config(w);
 	char text[2048];
 	switch (chaos_classify(q->qname)) {
 	case CHAOS_ID_SERVER:
@@ -81,7 +80,7 @@ static void answer_chaos(worker_t *w, const client_t *client, const dns_query_t 
 		describe_live(w, client, q, text, sizeof(text));
 		break;
 	}
-	w->stats.chaos_answers++;
+	worker_stats(w)->chaos_answers++;
 	size_t len = reply_build_txt(q, text, out_buf, sizeof(out_buf));
 	if (len > 0)
 		query_reply(w, client, out_buf, len);
@@ -90,7 +89,7 @@ static void answer_chaos(worker_t *w, const client_t *client, const dns_query_t 
 static void answer_local(worker_t *w, const client_t *client, const dns_query_t *q)
 {
 	static _Thread_local uint8_t zone_buf[ER_REPLY_MAX];
-	size_t len = zoneset_answer(w->config->zones, q, zone_buf, sizeof(zone_buf));
+	size_t len = zoneset_answer(worker_config(w)->zones, q, zone_buf, sizeof(zone_buf));
 	if (len == 0) {
 		reply_error(w, client, q, DNS_RCODE_SERVFAIL, ER_EDE_NONE);
 		return;
@@ -98,7 +97,7 @@ static void answer_local(worker_t *w, const client_t *client, const dns_query_t 
 	size_t limit = reply_size_limit(q, client->conn != NULL);
 	size_t out = reply_finalize(q, zone_buf, len, ER_EDE_NONE, limit, out_buf,
 				    sizeof(out_buf));
-	w->stats.local_answers++;
+	worker_stats(w)->local_answers++;
 	if (out > 0)
 		query_reply(w, client, out_buf, out);
 }
@@ -110,21 +109,22 @@ static bool answer_from_cache(worker_t *w, const client_t *client, const uint8_t
 			      size_t len, const dns_query_t *q, uint32_t chain)
 {
 	static _Thread_local uint8_t cache_buf[ER_REPLY_MAX];
-	if (!forward_is_shareable(w, q, chain))
+	const config_t *c = worker_config(w);
+	if (!forward_is_shareable(c, q, chain))
 		return false;
-	cache_key_t key = cache_key_from_query(q, chain);
+	cache_key_t key = cache_key_from_query(q, chain, c->route_epoch);
 	cache_copy_t copy = { .out = cache_buf, .cap = sizeof(cache_buf), .id = q->id };
-	if (cache_lookup(w->cache, &key, uv_now(&w->loop), &copy) != CACHE_HIT)
+	if (cache_lookup(worker_cache(w), &key, uv_now(worker_loop(w)), &copy) != CACHE_HIT)
 		return false;
 	size_t limit = reply_size_limit(q, client->conn != NULL);
 	size_t out = reply_finalize_forwarded(q, cache_buf, copy.len, ER_EDE_NONE, limit, out_buf,
 					      sizeof(out_buf));
 	if (out == 0)
 		return false;
-	w->stats.cache_answers++;
+	worker_stats(w)->cache_answers++;
 	query_reply(w, client, out_buf, out);
-	if (copy.should_prefetch && w->config->cache.prefetch)
-		forward_start(w, NULL, pkt, len, q, chain);
+	if (copy.should_prefetch && c->cache.prefetch)
+		forward_start(worker_forwarder(w), NULL, pkt, len, q, chain);
 	return true;
 }
 
@@ -135,11 +135,11 @@ static bool answer_locally(worker_t *w, const client_t *client, wire_status_t st
 {
 	switch (st) {
 	case WIRE_FORMERR:
-		w->stats.formerr_sent++;
+		worker_stats(w)->formerr_sent++;
 		reply_error(w, client, q, DNS_RCODE_FORMERR, ER_EDE_NONE);
 		return true;
 	case WIRE_NOTIMP:
-		w->stats.notimp_sent++;
+		worker_stats(w)->notimp_sent++;
 		reply_error(w, client, q, DNS_RCODE_NOTIMP, ER_EDE_NONE);
 		return true;
 	case WIRE_BADVERS:
@@ -155,11 +155,11 @@ static bool answer_locally(worker_t *w, const client_t *client, wire_status_t st
 	/* A forwarder serves class IN; zone transfers are not proxied. */
 	if (q->qclass != DNS_CLASS_IN || q->qtype == DNS_TYPE_AXFR ||
 	    q->qtype == DNS_TYPE_IXFR) {
-		w->stats.notimp_sent++;
+		worker_stats(w)->notimp_sent++;
 		reply_error(w, client, q, DNS_RCODE_NOTIMP, ER_EDE_NONE);
 		return true;
 	}
-	if (w->config->zones && zoneset_find(w->config->zones, q->qname)) {
+	if (worker_config(w)->zones && zoneset_find(worker_config(w)->zones, q->qname)) {
 		answer_local(w, client, q);
 		return true;
 	}
@@ -171,20 +171,20 @@ void query_receive(worker_t *w, const client_t *client, const uint8_t *pkt, size
 	dns_query_t q;
 	wire_status_t st = wire_parse_query(pkt, len, &q);
 	if (st == WIRE_DROP) {
-		w->stats.malformed_dropped++;
+		worker_stats(w)->malformed_dropped++;
 		return;
 	}
 	const struct sockaddr *from = (const struct sockaddr *)&client->addr;
-	if (!acl_allows(w->config->allow, from)) {
-		w->stats.refused_acl++;
+	if (!acl_allows(worker_config(w)->allow, from)) {
+		worker_stats(w)->refused_acl++;
 		reply_error(w, client, &q, DNS_RCODE_REFUSED, ER_EDE_NONE);
 		return;
 	}
 	if (answer_locally(w, client, st, &q))
 		return;
 	route_decision_t d;
-	router_decide(w->config->router, q.qname, from, &d);
+	router_decide(worker_config(w)->router, q.qname, from, &d);
 	if (answer_from_cache(w, client, pkt, len, &q, d.action))
 		return;
-	forward_start(w, client, pkt, len, &q, d.action);
+	forward_start(worker_forwarder(w), client, pkt, len, &q, d.action);
 }

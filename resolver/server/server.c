@@ -7,10 +7,18 @@
  * (SO_REUSEPORT): the kernel spreads clients over workers with no shared
  * accept lock and no cross-thread hand-off.
  *
+ * The server owns what the workers share: the cache and the upstream
+ * health table (one state per upstream address, SPEC 2.1).
+ *
  * Reload (SIGHUP) loads the whole new configuration on this thread; only if
  * it is valid is it handed to the workers, each of which swaps it in on its
- * own loop. Listener and thread changes need a restart (the sockets were
- * bound with the old privileges); the reload says so in the log.
+ * own loop, and the reload is reported done once every worker has (SPEC 3:
+ * from then on every answer follows the new routes). A reload that
+ * renumbers the route chains starts a new route epoch, which is part of
+ * every cache key: nothing fetched under the old routes is found under the
+ * new ones, even an answer that arrives after the swap. Listener and thread
+ * changes need a restart (the sockets were bound with the old privileges);
+ * the reload says so in the log.
  */
 #include "server/server.h"
 
@@ -22,7 +30,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "server/forward.h"
 #include "server/worker.h"
+#include "upstream/health_table.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
 
@@ -31,9 +41,14 @@ typedef struct server {
 	uv_signal_t sig_int, sig_term, sig_hup;
 	config_t *config;
 	cache_t *cache; /* shared by the workers (lock-striped, cache.c) */
-	worker_t *workers;
+	health_table_t *health; /* shared by the workers, by upstream address */
+	worker_t **workers;
 	unsigned n_workers;
 } server_t;
+
+/* How long a reload waits for each worker to take the new snapshot; a
+ * worker's loop takes it on its next turn, normally within milliseconds. */
+#define ER_RELOAD_WAIT_MS 5000
 
 /* UDP receive buffer for listeners: the kernel default (208 KiB here) drops
  * queries in bursts (a few per 10 s run of the Zipf benchmark at ~110k q/s);
@@ -73,7 +88,7 @@ static void raise_fd_limit(unsigned n_workers)
 				 (unsigned long long)old, (unsigned long long)want);
 		}
 	}
-	rlim_t need = (rlim_t)n_workers * ER_MAX_INFLIGHT;
+	rlim_t need = (rlim_t)n_workers * ER_MAX_INFLIGHT_DEFAULT;
 	if (rl.rlim_cur < need)
 		log_warn("file descriptors: the limit of %llu is below the %llu upstream queries "
 			 "%u worker(s) may have in flight; beyond it queries get SERVFAIL "
@@ -186,15 +201,27 @@ static void reload(server_t *s)
 		log_warn("reload: listen addresses changed; restart erdns to apply them");
 	if (next->threads != s->config->threads)
 		log_warn("reload: threads changed; restart erdns to apply it");
+	if (health_table_apply(s->health, next, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		config_unref(next);
+		return;
+	}
 	log_set_level(next->log_level);
 	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
-	if (!same_chains(s->config, next)) {
-		/* Entries are keyed by chain index; the indexes just changed meaning. */
+	bool renumbered = !same_chains(s->config, next);
+	next->route_epoch = s->config->route_epoch + (renumbered ? 1 : 0);
+	for (unsigned i = 0; i < s->n_workers; i++)
+		worker_swap_config(s->workers[i], next);
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		if (!worker_wait_config(s->workers[i], next, ER_RELOAD_WAIT_MS))
+			log_warn("reload: worker %u has not taken the new configuration after "
+				 "%d ms", i, ER_RELOAD_WAIT_MS);
+	}
+	if (renumbered) {
+		/* Unreachable under the new epoch anyway: give the memory back. */
 		size_t n = cache_flush_all(s->cache);
 		log_info("reload: routes changed, %zu cache entries flushed", n);
 	}
-	for (unsigned i = 0; i < s->n_workers; i++)
-		worker_swap_config(&s->workers[i], next);
 	config_unref(s->config);
 	s->config = next;
 	log_info("configuration reloaded from %s", next->path);
@@ -220,28 +247,44 @@ static void watch_signal(server_t *s, uv_signal_t *h, int signum)
 	uv_signal_start(h, on_signal, signum);
 }
 
-static int start_workers(server_t *s, int *fds)
+/* Builds every worker (each adopts its sockets, also on failure), then
+ * starts them. Returns how many run; on a failure the built ones that do
+ * not run are freed and the sockets of unbuilt ones closed. */
+static unsigned start_workers(server_t *s, int *fds)
 {
-	size_t per_worker = 2 * s->config->n_listen;
-	for (unsigned i = 0; i < s->n_workers; i++) {
+	size_t n_listen = s->config->n_listen, per_worker = 2 * n_listen;
+	worker_shared_t shared = { .cache = s->cache, .health = s->health,
+				   .max_inflight = ER_MAX_INFLIGHT_DEFAULT };
+	unsigned built = 0;
+	for (; built < s->n_workers; built++) {
 		int udp[ER_LISTEN_MAX], tcp[ER_LISTEN_MAX];
-		for (size_t k = 0; k < s->config->n_listen; k++) {
-			udp[k] = fds[i * per_worker + 2 * k];
-			tcp[k] = fds[i * per_worker + 2 * k + 1];
+		for (size_t k = 0; k < n_listen; k++) {
+			udp[k] = fds[built * per_worker + 2 * k];
+			tcp[k] = fds[built * per_worker + 2 * k + 1];
 		}
-		int rc = worker_init(&s->workers[i], i, s->config, s->cache, udp, tcp,
-				     s->config->n_listen);
-		if (rc == 0)
-			rc = worker_start(&s->workers[i]);
-		if (rc < 0) {
-			log_error("cannot start worker %u: %s", i, uv_strerror(rc));
-			/* Workers from i on never adopted their sockets. */
-			for (size_t k = i * per_worker; k < s->n_workers * per_worker; k++)
+		s->workers[built] = worker_new(built, s->config, &shared, udp, tcp, n_listen);
+		if (s->workers[built] == NULL) {
+			log_error("cannot build worker %u: out of memory", built);
+			for (size_t k = (built + 1) * per_worker; k < s->n_workers * per_worker; k++)
 				close(fds[k]);
-			return (int)i; /* workers [0, i) run */
+			break;
 		}
 	}
-	return (int)s->n_workers;
+	unsigned started = 0;
+	if (built == s->n_workers) {
+		for (; started < s->n_workers; started++) {
+			int rc = worker_start(s->workers[started]);
+			if (rc < 0) {
+				log_error("cannot start worker %u: %s", started, uv_strerror(rc));
+				break;
+			}
+		}
+	}
+	for (unsigned i = started; i < built; i++) {
+		worker_free(s->workers[i]);
+		s->workers[i] = NULL;
+	}
+	return started;
 }
 
 static void log_ready(const config_t *c, unsigned n_workers)
@@ -262,12 +305,20 @@ int server_run(config_t *config)
 {
 	server_t s = { .config = config, .n_workers = config->threads };
 	int status = 1;
+	char err[ER_CONFIG_ERR_MAX];
 	int *fds = calloc(2 * config->n_listen * s.n_workers, sizeof(int));
-	s.workers = calloc(s.n_workers, sizeof(worker_t));
+	s.workers = calloc(s.n_workers, sizeof(*s.workers));
 	s.cache = cache_new(&config->cache, 0);
+	s.health = health_table_new();
 	raise_fd_limit(s.n_workers);
-	if (fds == NULL || s.workers == NULL || s.cache == NULL ||
-	    open_all_sockets(config, s.n_workers, fds) < 0)
+	if (fds == NULL || s.workers == NULL || s.cache == NULL || s.health == NULL)
+		goto out;
+	if (health_table_apply(s.health, config, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	config->route_epoch = 1;
+	if (open_all_sockets(config, s.n_workers, fds) < 0)
 		goto out;
 	if (drop_privileges(config->user) < 0) {
 		for (size_t k = 0; k < 2 * config->n_listen * s.n_workers; k++)
@@ -279,8 +330,8 @@ int server_run(config_t *config)
 	watch_signal(&s, &s.sig_term, SIGTERM);
 	watch_signal(&s, &s.sig_hup, SIGHUP);
 	signal(SIGPIPE, SIG_IGN);
-	int started = start_workers(&s, fds);
-	if (started == (int)s.n_workers) {
+	unsigned started = start_workers(&s, fds);
+	if (started == s.n_workers) {
 		log_ready(config, s.n_workers);
 		uv_run(&s.loop, UV_RUN_DEFAULT);
 		status = 0;
@@ -290,10 +341,11 @@ int server_run(config_t *config)
 		uv_close((uv_handle_t *)&s.sig_hup, NULL);
 		uv_run(&s.loop, UV_RUN_DEFAULT);
 	}
-	for (int i = 0; i < started; i++) {
-		worker_stop_and_join(&s.workers[i]);
-		if (s.workers[i].exit_status != 0)
+	for (unsigned i = 0; i < started; i++) {
+		worker_stop_and_join(s.workers[i]);
+		if (worker_exit_status(s.workers[i]) != 0)
 			status = 1;
+		worker_free(s.workers[i]);
 	}
 	if (uv_loop_close(&s.loop) != 0) {
 		log_error("main loop closed with handles still open");
@@ -305,6 +357,7 @@ out:
 	free(fds);
 	free(s.workers);
 	cache_free(s.cache);
+	health_table_free(s.health);
 	config_unref(s.config);
 	return status;
 }

@@ -23,7 +23,7 @@
 	X(upstream_timeouts, "attempts that timed out")                                    \
 	X(late_answers, "answers that arrived after their attempt's timeout and won")      \
 	X(upstream_errors, "attempts failed by network errors or garbage")                 \
-	X(upstream_servfail, "attempts answered SERVFAIL or REFUSED")                      \
+	X(upstream_servfail, "attempts answered with an error rcode (SERVFAIL, REFUSED, ...)") \
 	X(upstream_tcp_retries, "truncated UDP answers retried over TCP")                  \
 	X(upstream_tcp_connects, "pooled TCP connections opened to upstreams")             \
 	X(upstream_tcp_reused, "upstream TCP queries sent on an already used connection")  \

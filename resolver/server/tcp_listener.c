@@ -10,19 +10,28 @@
  * forwarded query holds it, so an upstream answer arriving after the client
  * left finds a valid, closed connection and drops the reply.
  */
+#include "server/tcp_listener.h"
+
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "server/worker.h"
+#include "server/query.h"
 #include "util/log.h"
 
 #define ER_TCP_MSG_MAX 65535
 #define ER_TCP_MAX_QUEUED (1u << 20) /* reply bytes waiting for a slow reader */
 
+struct tcp_conn_set {
+	tcp_conn_t *head; /* intrusive list */
+	size_t n;
+};
+
 struct tcp_conn {
 	uv_tcp_t handle;
 	uv_timer_t idle;
 	worker_t *worker;
+	tcp_conn_set_t *set;
 	tcp_conn_t *prev, *next;
 	struct sockaddr_storage peer;
 	unsigned holds; /* forwarded queries in flight */
@@ -55,14 +64,14 @@ static void conn_close(tcp_conn_t *c)
 	if (c->is_closing)
 		return;
 	c->is_closing = true;
-	worker_t *w = c->worker;
+	tcp_conn_set_t *set = c->set;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		w->conns = c->next;
+		set->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	w->n_conns--;
+	set->n--;
 	uv_close((uv_handle_t *)&c->idle, on_conn_handle_closed);
 	uv_close((uv_handle_t *)&c->handle, on_conn_handle_closed);
 }
@@ -148,7 +157,7 @@ static void drain_messages(tcp_conn_t *c)
 			break;
 		client_t client = { .udp = NULL, .conn = c };
 		memcpy(&client.addr, &c->peer, sizeof(c->peer));
-		c->worker->stats.queries_tcp++;
+		worker_stats(c->worker)->queries_tcp++;
 		query_receive(c->worker, &client, c->buf + pos + 2, len);
 		pos += 2 + len;
 	}
@@ -175,13 +184,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+/* The messages that arrived before the pause may fill the connection to
+ * its bound again: then it stays paused, and the next release resumes it.
+ * (Clearing is_paused unconditionally left such a connection unread for
+ * good: nothing would ever call uv_read_start again.) */
 static void resume_reading(tcp_conn_t *c)
 {
-	c->is_paused = false;
 	c->is_resume_due = false;
-	drain_messages(c); /* messages that arrived before the pause */
-	if (!c->is_closing && c->holds < ER_TCP_MAX_INFLIGHT &&
-	    uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) < 0)
+	drain_messages(c);
+	if (c->is_closing)
+		return;
+	c->is_paused = c->holds >= ER_TCP_MAX_INFLIGHT;
+	if (!c->is_paused && uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) < 0)
 		conn_close(c);
 }
 
@@ -192,26 +206,29 @@ static void on_resume_due(uv_timer_t *t)
 	resume_reading(c);
 }
 
-static void accept_one(worker_t *w, uv_stream_t *server)
+static void accept_one(tcp_listener_t *l, uv_stream_t *server)
 {
+	worker_t *w = l->worker;
+	tcp_conn_set_t *set = l->conns;
 	tcp_conn_t *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return;
 	c->worker = w;
-	if (uv_tcp_init(&w->loop, &c->handle) < 0) {
+	c->set = set;
+	if (uv_tcp_init(worker_loop(w), &c->handle) < 0) {
 		free(c);
 		return;
 	}
 	c->handle.data = c;
 	c->open_handles = 1;
-	uv_timer_init(&w->loop, &c->idle); /* cannot fail for timers */
+	uv_timer_init(worker_loop(w), &c->idle); /* cannot fail for timers */
 	c->idle.data = c;
 	c->open_handles = 2;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	w->n_conns++;
+	c->next = set->head;
+	if (set->head)
+		set->head->prev = c;
+	set->head = c;
+	set->n++;
 	int len = sizeof(c->peer);
 	if (uv_accept(server, (uv_stream_t *)&c->handle) < 0 ||
 	    uv_tcp_getpeername(&c->handle, (struct sockaddr *)&c->peer, &len) < 0 ||
@@ -220,8 +237,8 @@ static void accept_one(worker_t *w, uv_stream_t *server)
 		conn_close(c);
 		return;
 	}
-	if (w->n_conns > ER_TCP_MAX_CONNS) {
-		w->stats.tcp_rejected++;
+	if (set->n > ER_TCP_MAX_CONNS) {
+		worker_stats(w)->tcp_rejected++;
 		conn_close(c);
 	}
 }
@@ -229,32 +246,48 @@ static void accept_one(worker_t *w, uv_stream_t *server)
 static void on_connection(uv_stream_t *server, int status)
 {
 	tcp_listener_t *l = server->data;
-	if (status < 0 || l->worker->is_stopping)
+	if (status < 0 || worker_is_stopping(l->worker))
 		return;
-	accept_one(l->worker, server);
+	accept_one(l, server);
 }
 
-int tcp_listener_start(tcp_listener_t *l, worker_t *w, int fd)
+int tcp_listener_start(tcp_listener_t *l, worker_t *w, tcp_conn_set_t *conns, int fd)
 {
 	l->worker = w;
-	int rc = uv_tcp_init(&w->loop, &l->handle);
-	if (rc < 0)
+	l->conns = conns;
+	int rc = uv_tcp_init(worker_loop(w), &l->handle);
+	if (rc < 0) {
+		close(fd);
 		return rc;
+	}
+	l->is_open = true;
 	l->handle.data = l;
 	rc = uv_tcp_open(&l->handle, fd);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&l->handle, 128, on_connection);
-	return rc;
+	if (rc < 0) {
+		close(fd); /* not adopted: closing the handle would not close it */
+		return rc;
+	}
+	return uv_listen((uv_stream_t *)&l->handle, 128, on_connection);
 }
 
 void tcp_listener_close(tcp_listener_t *l)
 {
-	if (!uv_is_closing((uv_handle_t *)&l->handle))
+	if (l->is_open && !uv_is_closing((uv_handle_t *)&l->handle))
 		uv_close((uv_handle_t *)&l->handle, NULL);
 }
 
-void tcp_conn_close_all(worker_t *w)
+tcp_conn_set_t *tcp_conn_set_new(void)
 {
-	while (w->conns)
-		conn_close(w->conns);
+	return calloc(1, sizeof(tcp_conn_set_t));
+}
+
+void tcp_conn_set_close_all(tcp_conn_set_t *s)
+{
+	while (s && s->head)
+		conn_close(s->head);
+}
+
+void tcp_conn_set_free(tcp_conn_set_t *s)
+{
+	free(s);
 }

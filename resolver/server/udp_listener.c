@@ -27,16 +27,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "server/worker.h"
+#include "server/udp_listener.h"
+
+#include <unistd.h>
+
+#include "server/query.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
 
-/* libuv's recvmmsg mode (UV_UDP_RECVMMSG) reads one datagram per 64 KiB
- * slice of the buffer; ER_UDP_BATCH slices let one system call drain up to
- * that many queries. */
-#define ER_UDP_SLICE (64 * 1024)
-#define ER_UDP_BATCH 16
-#define ER_UDP_RECV_BUF ((size_t)ER_UDP_SLICE * ER_UDP_BATCH)
 
 #define ER_UDP_SEND_QUEUE_MAX 1024 /* replies; at most ~1.3 MB per socket */
 
@@ -62,7 +60,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
 	udp_listener_t *l = handle->data;
 	(void)suggested;
-	*buf = uv_buf_init((char *)l->worker->udp_recv_buf, ER_UDP_RECV_BUF);
+	*buf = uv_buf_init((char *)l->recv_buf, ER_UDP_RECV_BUF);
 }
 
 static void send_one(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
@@ -127,40 +125,41 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 	if (nread <= 0 || from == NULL)
 		return;
 	if (flags & UV_UDP_PARTIAL) {
-		w->stats.malformed_dropped++;
+		worker_stats(w)->malformed_dropped++;
 		return;
 	}
 	client_t client = { .udp = l, .conn = NULL };
 	memcpy(&client.addr, from,
 	       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	w->stats.queries_udp++;
+	worker_stats(w)->queries_udp++;
 	query_receive(w, &client, (const uint8_t *)buf->base, (size_t)nread);
 }
 
-int udp_listener_start(udp_listener_t *l, worker_t *w, int fd)
+int udp_listener_start(udp_listener_t *l, worker_t *w, uint8_t *recv_buf, int fd)
 {
 	l->worker = w;
+	l->recv_buf = recv_buf;
 	l->outbox = calloc(1, sizeof(*l->outbox)); /* freed by udp_listener_free */
-	if (l->outbox == NULL)
-		return UV_ENOMEM;
-	if (w->udp_recv_buf == NULL) {
-		w->udp_recv_buf = malloc(ER_UDP_RECV_BUF); /* freed by worker_stop_and_join */
-		if (w->udp_recv_buf == NULL)
-			return UV_ENOMEM;
-	}
-	int rc = uv_udp_init_ex(&w->loop, &l->handle, AF_UNSPEC | UV_UDP_RECVMMSG);
-	if (rc < 0)
+	int rc = l->outbox ? uv_udp_init_ex(worker_loop(w), &l->handle,
+					    AF_UNSPEC | UV_UDP_RECVMMSG)
+			   : UV_ENOMEM;
+	if (rc < 0) {
+		close(fd);
 		return rc;
+	}
+	l->is_open = true;
 	l->handle.data = l;
 	rc = uv_udp_open(&l->handle, fd);
-	if (rc == 0)
-		rc = uv_udp_recv_start(&l->handle, on_alloc, on_recv);
-	return rc; /* on failure the caller still closes the handle */
+	if (rc < 0) {
+		close(fd); /* not adopted: closing the handle would not close it */
+		return rc;
+	}
+	return uv_udp_recv_start(&l->handle, on_alloc, on_recv);
 }
 
 void udp_listener_close(udp_listener_t *l)
 {
-	if (l->handle.loop && !uv_is_closing((uv_handle_t *)&l->handle))
+	if (l->is_open && !uv_is_closing((uv_handle_t *)&l->handle))
 		uv_close((uv_handle_t *)&l->handle, NULL);
 }
 
@@ -191,7 +190,7 @@ static void send_one(udp_listener_t *l, const struct sockaddr *to, const uint8_t
 	if (rc != UV_EAGAIN)
 		return;
 	if (uv_udp_get_send_queue_count(&l->handle) >= ER_UDP_SEND_QUEUE_MAX) {
-		l->worker->stats.replies_dropped++;
+		worker_stats(l->worker)->replies_dropped++;
 		return;
 	}
 	udp_send_t *s = malloc(sizeof(*s) + len);

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/waiter.h"
+
 #include "dns/reply.h"
-#include "server/worker.h"
+#include "server/tcp_listener.h"
 
 
 struct waiter {
@@ -65,42 +67,44 @@ void waiters_drop(waiter_t *list)
 	}
 }
 
-static void answer_one(worker_t *w, waiter_t *wt, const uint8_t *resp, size_t len, int ede)
+static void answer_one(const reply_sink_t *sink, waiter_t *wt, const uint8_t *resp, size_t len,
+		       int ede)
 {
 	size_t limit = reply_size_limit(&wt->q, wt->client.conn != NULL);
 	size_t out = reply_finalize_forwarded(&wt->q, resp, len, ede, limit, waiter_buf,
 					      sizeof(waiter_buf));
 	if (out == 0) {
-		w->stats.servfail_sent++;
+		sink->stats->servfail_sent++;
 		out = reply_build_error(&wt->q, DNS_RCODE_SERVFAIL, ER_EDE_NONE, waiter_buf,
 					sizeof(waiter_buf));
 	} else if ((wire_read_u16(waiter_buf + 2) & DNS_FLAG_TC) &&
 		   !(wire_read_u16(resp + 2) & DNS_FLAG_TC)) {
-		w->stats.truncated_sent++;
+		sink->stats->truncated_sent++;
 	}
 	if (out > 0)
-		query_reply(w, &wt->client, waiter_buf, out);
+		sink->send(sink->ctx, &wt->client, waiter_buf, out);
 }
 
-void waiters_answer(worker_t *w, waiter_t *list, const uint8_t *resp, size_t len, int ede)
+void waiters_answer(const reply_sink_t *sink, waiter_t *list, const uint8_t *resp, size_t len,
+		    int ede)
 {
 	while (list) {
 		waiter_t *next = list->next;
-		answer_one(w, list, resp, len, ede);
+		answer_one(sink, list, resp, len, ede);
 		waiter_free(list);
 		list = next;
 	}
 }
 
-void waiters_fail(worker_t *w, waiter_t *list, int ede)
+void waiters_fail(const reply_sink_t *sink, waiter_t *list, int ede)
 {
 	while (list) {
 		waiter_t *next = list->next;
-		w->stats.servfail_sent++;
+		sink->stats->servfail_sent++;
 		size_t out = reply_build_error(&list->q, DNS_RCODE_SERVFAIL, ede, waiter_buf,
 					       sizeof(waiter_buf));
 		if (out > 0)
-			query_reply(w, &list->client, waiter_buf, out);
+			sink->send(sink->ctx, &list->client, waiter_buf, out);
 		waiter_free(list);
 		list = next;
 	}

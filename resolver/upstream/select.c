@@ -1,12 +1,6 @@
 /*
- * Server health and try-order for one upstream group (SPEC 2.1).
- *
- * Health is a small state machine per server: up until max_fails failures in
- * a row, then down with a trial time. A down server whose trial time has come
- * is "usable" again; if that trial fails the wait doubles (from
- * probe_interval_ms, capped at ER_PROBE_MAX_MS = 30 s per SPEC 2.1), and the
- * first valid answer marks it up. The caller decides what a trial is (a real
- * query or a background probe); this file only keeps the times.
+ * Try-order for one upstream group (SPEC 2.1), from the servers' health
+ * (upstream/health.c keeps that state machine).
  *
  * Ordering filters the usable servers and then applies the policy. Groups
  * are tiny (ER_GROUP_MAX_SERVERS), so `fastest` is a stable insertion sort on
@@ -28,58 +22,6 @@
 
 _Static_assert(ER_GROUP_MAX_SERVERS <= 256, "order[] holds uint8_t indexes");
 _Static_assert(ER_EXPLORE_PERCENT >= 0 && ER_EXPLORE_PERCENT <= 100, "a percentage");
-
-void health_init(server_health_t *h)
-{
-	*h = (server_health_t){ .is_down = false };
-	rtt_init(&h->rtt);
-}
-
-bool health_on_success(server_health_t *h, uint32_t rtt_us)
-{
-	bool was_down = h->is_down;
-
-	rtt_update(&h->rtt, rtt_us);
-	h->consecutive_fails = 0;
-	h->is_down = false;
-	h->probe_wait_ms = 0;
-	h->next_probe_ms = 0;
-	return was_down;
-}
-
-bool health_on_failure(server_health_t *h, bool timed_out, uint32_t max_fails,
-		       uint32_t probe_interval_ms, uint64_t now_ms)
-{
-	if (timed_out)
-		rtt_timed_out(&h->rtt);
-	if (h->consecutive_fails < UINT32_MAX)
-		h->consecutive_fails++;
-
-	if (h->is_down) {
-		/* A failed trial: wait twice as long before the next one. */
-		uint64_t wait = 2 * (uint64_t)h->probe_wait_ms;
-		h->probe_wait_ms = wait > ER_PROBE_MAX_MS ? ER_PROBE_MAX_MS : (uint32_t)wait;
-		h->next_probe_ms = now_ms + h->probe_wait_ms;
-		return false;
-	}
-	if (h->consecutive_fails < (max_fails ? max_fails : 1))
-		return false;
-
-	/* A zero interval would never double; over the cap it would shrink. */
-	if (probe_interval_ms == 0)
-		probe_interval_ms = 1;
-	if (probe_interval_ms > ER_PROBE_MAX_MS)
-		probe_interval_ms = ER_PROBE_MAX_MS;
-	h->is_down = true;
-	h->probe_wait_ms = probe_interval_ms;
-	h->next_probe_ms = now_ms + probe_interval_ms;
-	return true;
-}
-
-bool health_is_usable(const server_health_t *h, uint64_t now_ms)
-{
-	return !h->is_down || now_ms >= h->next_probe_ms;
-}
 
 static uint64_t effective_rtt_us(const server_health_t *h)
 {
@@ -177,10 +119,4 @@ const char *select_policy_name(select_policy_t p)
 	if ((size_t)p >= sizeof(policy_names) / sizeof(policy_names[0]))
 		return "unknown";
 	return policy_names[p];
-}
-
-void health_on_trial_started(server_health_t *h, uint64_t now_ms)
-{
-	if (h->is_down)
-		h->next_probe_ms = now_ms + h->probe_wait_ms;
 }

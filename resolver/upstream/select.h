@@ -1,11 +1,7 @@
 /*
- * Per-server health and the order in which a group's servers are tried
- * (SPEC 2.1). Pure: the caller passes the clock (ms) and randomness.
- *
- * Health: max_fails failed attempts in a row mark a server down. A down
- * server is skipped at once; it becomes eligible for one trial attempt every
- * probe interval (doubling from probe_interval_ms up to 30 s while it keeps
- * failing), and any valid answer marks it up again.
+ * The order in which a group's servers are tried (SPEC 2.1), from their
+ * health (upstream/health.h). Pure: the caller passes the clock (ms) and
+ * randomness.
  */
 #ifndef ERDNS_UPSTREAM_SELECT_H
 #define ERDNS_UPSTREAM_SELECT_H
@@ -14,9 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "upstream/rtt.h"
+#include "upstream/health.h"
 
-#define ER_PROBE_MAX_MS 30000
 #define ER_GROUP_MAX_SERVERS 32
 /* Share of `fastest` selections that try a random other server first, so a
  * recovered or nearer server is noticed (Unbound uses a similar band). */
@@ -24,27 +19,6 @@
 
 typedef enum { SELECT_FASTEST, SELECT_ORDERED, SELECT_ROUND_ROBIN } select_policy_t;
 
-typedef struct server_health {
-	rtt_t rtt;
-	uint32_t consecutive_fails;
-	bool is_down;
-	uint64_t next_probe_ms; /* when down: earliest trial attempt */
-	uint32_t probe_wait_ms; /* current backoff while down */
-} server_health_t;
-
-void health_init(server_health_t *h);
-/* A valid answer after rtt_us. Marks the server up. Returns true if it was down. */
-bool health_on_success(server_health_t *h, uint32_t rtt_us);
-/* A timeout, network error, SERVFAIL or REFUSED. Returns true if this marked
- * the server down. */
-bool health_on_failure(server_health_t *h, bool timed_out, uint32_t max_fails,
-		       uint32_t probe_interval_ms, uint64_t now_ms);
-/* A trial attempt to a down server is starting: no other trial until the
- * current probe wait has passed (so concurrent queries do not all pile on
- * a server that is probably still dead). No-op for an up server. */
-void health_on_trial_started(server_health_t *h, uint64_t now_ms);
-/* Usable now: up, or down with its trial time reached. */
-bool health_is_usable(const server_health_t *h, uint64_t now_ms);
 
 /*
  * Writes into order[] the indexes of the servers of a group in the order an

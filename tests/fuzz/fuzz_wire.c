@@ -182,7 +182,7 @@ static void fuzz_response(const uint8_t *data, size_t size)
 	/* The Z bit picks the fallback TTL cap, so both paths of the policy
 	 * are reached. */
 	bool is_fallback = size > 3 && (data[3] & 0x40);
-	cache_key_t key = cache_key_from_query(&g.edns, 0);
+	cache_key_t key = cache_key_from_query(&g.edns, 0, 0);
 	cache_insert_params_t p = {
 	    .key = &key, .resp = data, .resp_len = size, .is_fallback = is_fallback};
 	if (cache_insert(g.cache, &p, NOW_MS) == 0) {

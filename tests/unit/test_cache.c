@@ -248,7 +248,7 @@ static void test_key_from_query(void **state)
 	dns_query_t q = { .qname = name, .qname_len = sizeof(name), .qtype = DNS_TYPE_AAAA,
 			  .qclass = DNS_CLASS_IN, .flags = DNS_FLAG_RD | DNS_FLAG_CD,
 			  .edns_do = true };
-	cache_key_t k = cache_key_from_query(&q, 5);
+	cache_key_t k = cache_key_from_query(&q, 5, 0);
 	assert_ptr_equal(k.qname, name);
 	assert_int_equal(k.qname_len, sizeof(name));
 	assert_int_equal(k.chain, 5);

@@ -1,0 +1,47 @@
+/*
+ * SPEC 2.1's outcome table. Error rcodes leave the server alive: one name
+ * an HQ resolver cannot resolve must never push every Microsoft 365 query
+ * off ExpressRoute, which is what counting SERVFAIL as a failure did. They
+ * are not RTT samples either: a SERVFAIL often arrives after the server's
+ * own upstream timed out, which says nothing about the path to it.
+ */
+#include "upstream/outcome.h"
+
+#include <errno.h>
+#include <uv.h>
+
+#include "dns/wire.h"
+
+static const outcome_rule_t table[OUTCOME_COUNT] = {
+	[OUTCOME_TIMEOUT] = { QUERY_NEXT_SERVER, HEALTH_FAILURE, "timeout" },
+	[OUTCOME_NETWORK_ERROR] = { QUERY_NEXT_SERVER, HEALTH_FAILURE, "network error" },
+	[OUTCOME_GARBAGE] = { QUERY_NEXT_SERVER, HEALTH_FAILURE, "garbage" },
+	[OUTCOME_ERROR_RCODE] = { QUERY_NEXT_SERVER_ONCE, HEALTH_ALIVE, "error rcode" },
+	[OUTCOME_ANSWER] = { QUERY_RELAY, HEALTH_ALIVE_RTT, "answer" },
+};
+
+outcome_t outcome_classify(int status, const uint8_t *resp, size_t len)
+{
+	if (status == UV_ETIMEDOUT)
+		return OUTCOME_TIMEOUT;
+	if (status == -EBADMSG)
+		return OUTCOME_GARBAGE;
+	if (status < 0)
+		return OUTCOME_NETWORK_ERROR;
+	if (resp == NULL || len < ER_DNS_HEADER_LEN)
+		return OUTCOME_GARBAGE;
+	switch (DNS_RCODE(wire_read_u16(resp + 2))) {
+	case DNS_RCODE_SERVFAIL:
+	case DNS_RCODE_REFUSED:
+	case DNS_RCODE_FORMERR:
+	case DNS_RCODE_NOTIMP:
+		return OUTCOME_ERROR_RCODE;
+	default:
+		return OUTCOME_ANSWER;
+	}
+}
+
+const outcome_rule_t *outcome_rule(outcome_t o)
+{
+	return &table[o < OUTCOME_COUNT ? o : OUTCOME_GARBAGE];
+}

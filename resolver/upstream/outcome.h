@@ -1,0 +1,57 @@
+/*
+ * What one upstream attempt's result does (SPEC 2.1, "What an upstream
+ * answer does"), as a table: to the query (where it goes next) and to the
+ * server's health. Pure. The forwarder (server/forward.c) and the prober
+ * (server/probe.c) both act on outcome_rule(), so the two cannot disagree.
+ *
+ * One row of the SPEC table is carried out below this layer: TC=1 sends
+ * the same server the question over TCP inside the attempt (attempt.c), and
+ * the attempt's result is whatever that TCP exchange gives.
+ */
+#ifndef ERDNS_UPSTREAM_OUTCOME_H
+#define ERDNS_UPSTREAM_OUTCOME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+	OUTCOME_TIMEOUT, /* no answer within the attempt timeout */
+	OUTCOME_NETWORK_ERROR, /* ICMP unreachable, TCP reset, send failure */
+	OUTCOME_GARBAGE, /* an unusable answer (wrong question over TCP, ...) */
+	OUTCOME_ERROR_RCODE, /* SERVFAIL, REFUSED, FORMERR, NOTIMP */
+	OUTCOME_ANSWER, /* anything else: NOERROR, NXDOMAIN, ... */
+	OUTCOME_COUNT
+} outcome_t;
+
+typedef enum {
+	/* the next server, then the next group; a later pass over the last
+	 * group may ask this server again */
+	QUERY_NEXT_SERVER,
+	/* the next server, then the next group; never this server again for
+	 * this query */
+	QUERY_NEXT_SERVER_ONCE,
+	QUERY_RELAY, /* the answer goes to the clients (and the cache) */
+} outcome_query_action_t;
+
+typedef enum {
+	HEALTH_FAILURE, /* counts toward max_fails */
+	HEALTH_ALIVE, /* never marks down; marks up; no RTT sample */
+	HEALTH_ALIVE_RTT, /* as ALIVE, and the round trip is an RTT sample */
+} outcome_health_action_t;
+
+typedef struct outcome_rule {
+	outcome_query_action_t query;
+	outcome_health_action_t health;
+	const char *name; /* for logs and docs */
+} outcome_rule_t;
+
+/*
+ * Classifies an attempt's result (upstream/attempt.h: status 0 with a
+ * valid answer resp/len, UV_ETIMEDOUT, -EBADMSG for an unusable answer, any
+ * other negative value for a network error).
+ */
+outcome_t outcome_classify(int status, const uint8_t *resp, size_t len);
+/* The table row for o. */
+const outcome_rule_t *outcome_rule(outcome_t o);
+
+#endif
