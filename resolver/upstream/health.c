@@ -19,6 +19,7 @@ bool health_on_alive(server_health_t *h)
 	h->is_down = false;
 	h->probe_wait_ms = 0;
 	h->next_probe_ms = 0;
+	h->is_trial_pending = false;
 	return was_down;
 }
 
@@ -37,7 +38,10 @@ bool health_on_failure(server_health_t *h, bool timed_out, uint32_t max_fails,
 		h->consecutive_fails++;
 
 	if (h->is_down) {
+		if (!h->is_trial_pending)
+			return false;
 		/* A failed trial: wait twice as long before the next one. */
+		h->is_trial_pending = false;
 		uint64_t wait = 2 * (uint64_t)h->probe_wait_ms;
 		h->probe_wait_ms = wait > ER_PROBE_MAX_MS ? ER_PROBE_MAX_MS : (uint32_t)wait;
 		h->next_probe_ms = now_ms + h->probe_wait_ms;
@@ -59,8 +63,10 @@ bool health_on_failure(server_health_t *h, bool timed_out, uint32_t max_fails,
 
 void health_on_trial_started(server_health_t *h, uint64_t now_ms)
 {
-	if (h->is_down)
+	if (h->is_down) {
 		h->next_probe_ms = now_ms + h->probe_wait_ms;
+		h->is_trial_pending = true;
+	}
 }
 
 bool health_is_usable(const server_health_t *h, uint64_t now_ms)

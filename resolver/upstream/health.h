@@ -26,6 +26,7 @@ typedef struct server_health {
 	bool is_down;
 	uint64_t next_probe_ms; /* when down: earliest trial attempt */
 	uint32_t probe_wait_ms; /* current backoff while down */
+	bool is_trial_pending; /* a trial started and has not ended */
 } server_health_t;
 
 void health_init(server_health_t *h);
@@ -37,7 +38,10 @@ bool health_on_success(server_health_t *h, uint32_t rtt_us);
  * Returns true if it was down. */
 bool health_on_alive(server_health_t *h);
 /* A timeout, network error or unusable answer. Returns true if this marked
- * the server down. */
+ * the server down. While down, only the failure of a trial doubles the
+ * wait: attempts sent before the server was marked down keep failing for a
+ * while (with several workers, several of them), and each must not push
+ * the next probe further out. */
 bool health_on_failure(server_health_t *h, bool timed_out, uint32_t max_fails,
 		       uint32_t probe_interval_ms, uint64_t now_ms);
 /* A trial attempt to a down server is starting: no other trial until the

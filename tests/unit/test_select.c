@@ -185,80 +185,6 @@ static void test_no_exploration_with_one_usable(void **state)
 	}
 }
 
-static void test_max_fails_counting(void **state)
-{
-	(void)state;
-	server_health_t h;
-
-	health_init(&h);
-	assert_false(health_on_failure(&h, false, 3, 1000, 100));
-	assert_false(health_on_failure(&h, true, 3, 1000, 100));
-	assert_false(h.is_down);
-	assert_true(health_is_usable(&h, 100));
-	/* a success in between resets the count */
-	assert_false(health_on_success(&h, 10000));
-	assert_int_equal(h.consecutive_fails, 0);
-	assert_false(health_on_failure(&h, false, 3, 1000, 100));
-	assert_false(health_on_failure(&h, false, 3, 1000, 100));
-	assert_true(health_on_failure(&h, false, 3, 1000, 100));
-	assert_true(h.is_down);
-	assert_int_equal(h.next_probe_ms, 1100);
-	assert_false(health_is_usable(&h, 1099));
-	assert_true(health_is_usable(&h, 1100));
-	assert_true(health_on_success(&h, 10000));
-	assert_false(h.is_down);
-
-	/* max_fails 0 means the first failure marks down */
-	health_init(&h);
-	assert_true(health_on_failure(&h, false, 0, 1000, 0));
-	health_init(&h);
-	assert_true(health_on_failure(&h, false, 1, 1000, 0));
-}
-
-static void test_timeout_failure_backs_off_rtt(void **state)
-{
-	(void)state;
-	server_health_t h;
-
-	health_init(&h);
-	health_on_success(&h, 20000);
-	health_on_failure(&h, false, 3, 1000, 0);
-	assert_int_equal(h.rtt.backoff, 0);
-	health_on_failure(&h, true, 3, 1000, 0);
-	assert_int_equal(h.rtt.backoff, 1);
-	assert_int_equal(rtt_timeout_ms(&h.rtt, 1500), 120);
-	health_on_success(&h, 20000);
-	assert_int_equal(h.rtt.backoff, 0);
-}
-
-static void test_probe_backoff_to_30s(void **state)
-{
-	(void)state;
-	server_health_t h;
-	uint64_t now = 0;
-	const uint32_t want[] = { 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000 };
-
-	health_init(&h);
-	fail_n(&h, 2, 2, now);
-	assert_true(h.is_down);
-	assert_int_equal(h.probe_wait_ms, want[0]);
-	for (size_t i = 1; i < sizeof(want) / sizeof(want[0]); i++) {
-		now = h.next_probe_ms;
-		assert_false(health_is_usable(&h, now - 1));
-		assert_true(health_is_usable(&h, now));
-		/* the trial fails: not "marked down" again, just a longer wait */
-		assert_false(health_on_failure(&h, true, 2, 1000, now));
-		assert_true(h.is_down);
-		assert_int_equal(h.probe_wait_ms, want[i]);
-		assert_int_equal(h.next_probe_ms, now + want[i]);
-	}
-	assert_true(health_on_success(&h, 5000));
-	/* down again later: the backoff starts over */
-	fail_n(&h, 2, 2, now);
-	assert_int_equal(h.probe_wait_ms, 1000);
-	assert_int_equal(h.next_probe_ms, now + 1000);
-}
-
 static void test_ordered_returns_to_first_after_trial(void **state)
 {
 	(void)state;
@@ -377,9 +303,6 @@ int main(void)
 		cmocka_unit_test(test_fastest_notices_change),
 		cmocka_unit_test(test_exploration_rate),
 		cmocka_unit_test(test_no_exploration_with_one_usable),
-		cmocka_unit_test(test_max_fails_counting),
-		cmocka_unit_test(test_timeout_failure_backs_off_rtt),
-		cmocka_unit_test(test_probe_backoff_to_30s),
 		cmocka_unit_test(test_ordered_returns_to_first_after_trial),
 		cmocka_unit_test(test_all_down_returns_all),
 		cmocka_unit_test(test_round_robin_cursor),
