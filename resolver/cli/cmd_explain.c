@@ -57,7 +57,7 @@ static void print_explanation(const config_t *c, const char *name, const char *c
 	char source[1024];
 	describe_rule_source(rule, true, source, sizeof(source));
 	if (rule) {
-		printf("rule:    %s (%s)\n", rule->pattern, kind_names[rule->kind]);
+		printf("rule:    %s (%s)\n", ruleset_rule_text(rule), kind_names[rule->kind]);
 		printf("source:  %s%s%s\n", source, rule->origin.detail ? " " : "",
 		       rule->origin.detail ? rule->origin.detail : "");
 	} else {

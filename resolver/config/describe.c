@@ -61,8 +61,8 @@ size_t describe_route_text(const config_t *c, const route_description_t *d, char
 		describe_rule_source(d->decision.rule, false, source, sizeof(source));
 		n = snprintf(buf, len, "view=%s rule=%s source=%s via=%s",
 			     d->decision.view ? d->decision.view : "-",
-			     d->decision.rule ? d->decision.rule->pattern : "default", source,
-			     d->chain->text);
+			     d->decision.rule ? ruleset_rule_text(d->decision.rule) : "default",
+			     source, d->chain->text);
 	}
 	if (n < 0)
 		return 0;

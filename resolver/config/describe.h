@@ -27,7 +27,9 @@ void describe_route(const config_t *c, const uint8_t *qname, const struct sockad
 /*
  * One line: "view=pilot rule=*.outlook.office.com source=erdns.json:12
  * via=hq,hq-eu,branch" or "zone=branch.example source=local". View is "-"
- * outside views; rule is "default" when a default decided. Returns the
+ * outside views; rule is the rule as its source writes it (ruleset_rule_text:
+ * "teams.microsoft.com" from Microsoft's list, "=host.example" from the
+ * operator), "default" when a default decided. Returns the
  * length written (truncated to len - 1).
  */
 size_t describe_route_text(const config_t *c, const route_description_t *d, char *buf,

@@ -40,6 +40,7 @@ struct m365_import {
 	char *file; /* borrowed by every rule origin */
 	m365_report_t report;
 	struct strvec details; /* borrowed by rule origins */
+	struct strvec urls;    /* the URLs as the list has them, borrowed by rule origins */
 	struct strvec exceptions, both_ways;
 };
 
@@ -49,6 +50,15 @@ struct ref {
 	const m365_url_t *url;
 	size_t order; /* file order */
 	bool is_selected;
+};
+
+/* One URL's rules: where the URL is, and the strings the import keeps for
+ * their origins (the list itself is freed after the import). */
+struct url_rule {
+	const m365_set_t *set;
+	const m365_url_t *url;
+	const char *detail; /* "Exchange/Optimize url=..." */
+	const char *text;   /* the URL as written, shown instead of the "=host" pattern */
 };
 
 /* What one import run needs. */
@@ -96,6 +106,7 @@ void m365_import_free(m365_import_t *imp)
 	if (imp == NULL)
 		return;
 	strvec_free(&imp->details);
+	strvec_free(&imp->urls);
 	strvec_free(&imp->exceptions);
 	strvec_free(&imp->both_ways);
 	free(imp->file);
@@ -125,41 +136,54 @@ static void count_rule(m365_report_t *rep, rule_kind_t kind)
 		rep->rules_glob++;
 }
 
-/* Adds one pattern to rs; *added tells whether it is a new rule. */
-static int add_rule(const struct run *r, ruleset_t *rs, const m365_set_t *s, const m365_url_t *u,
-		    uint32_t action, const char *detail, bool *added)
+/* Adds the rule of ur to rs; *added tells whether it is a new rule. */
+static int add_rule(const struct run *r, ruleset_t *rs, const struct url_rule *ur, uint32_t action,
+		    bool *added)
 {
 	char pattern[ER_DNAME_TEXT_MAX], msg[300];
-	m365_url_pattern(u->text, pattern, sizeof(pattern));
+	m365_url_pattern(ur->url->text, pattern, sizeof(pattern));
 	rule_origin_t origin = {
 	    .kind = RULE_ORIGIN_M365,
 	    .file = r->imp->file,
-	    .line = u->line,
-	    .col = u->col,
-	    .m365_set_id = s->id,
-	    .detail = detail,
+	    .line = ur->url->line,
+	    .col = ur->url->col,
+	    .m365_set_id = ur->set->id,
+	    .detail = ur->detail,
+	    .text = ur->text,
 	};
 	size_t before = ruleset_count(rs);
 	int rc = ruleset_add(rs, pattern, action, &origin, msg, sizeof(msg));
 	if (rc == -ENOMEM)
 		return nomem(r);
 	if (rc != 0)
-		return url_error(r, s, u, msg);
+		return url_error(r, ur->set, ur->url, msg);
 	*added = ruleset_count(rs) > before;
 	return 0;
+}
+
+/* Keeps a copy of the URL for ur->text (ur->detail is the caller's). */
+static int keep_url(const struct run *r, struct url_rule *ur)
+{
+	ur->text = strvec_push(&r->imp->urls, "%s", ur->url->text);
+	return ur->text != NULL ? 0 : nomem(r);
 }
 
 static int import_selected_url(const struct run *r, const m365_set_t *s, const m365_url_t *u)
 {
 	const m365_import_args_t *a = r->args;
 	bool added;
-	const char *detail =
-	    strvec_push(&r->imp->details, "%s/%s url=%s", s->area, s->category, u->text);
-	if (detail == NULL)
+	struct url_rule ur = {
+	    .set = s,
+	    .url = u,
+	    .detail = strvec_push(&r->imp->details, "%s/%s url=%s", s->area, s->category, u->text),
+	};
+	if (ur.detail == NULL)
 		return nomem(r);
-	int rc = add_rule(r, r->scratch, s, u, ACTION_SELECTED, detail, &added);
+	int rc = keep_url(r, &ur);
 	if (rc == 0)
-		rc = add_rule(r, a->rules, s, u, a->action, detail, &added);
+		rc = add_rule(r, r->scratch, &ur, ACTION_SELECTED, &added);
+	if (rc == 0)
+		rc = add_rule(r, a->rules, &ur, a->action, &added);
 	if (rc == 0 && added) {
 		char pattern[ER_DNAME_TEXT_MAX];
 		count_rule(&r->imp->report, m365_url_pattern(u->text, pattern, sizeof(pattern)));
@@ -243,15 +267,20 @@ static int maybe_exception(const struct run *r, const struct ref *ref)
 	if (by == NULL)
 		return 0;
 	const m365_set_t *s = ref->set;
-	const char *detail = strvec_push(&r->imp->details,
-					 "exception: %s/%s url=%s left out by the filter, under "
-					 "%s (m365:%d)",
-					 s->area, s->category, ref->url->text, by->pattern,
-					 (int)by->origin.m365_set_id);
-	if (detail == NULL)
+	struct url_rule ur = {
+	    .set = s,
+	    .url = ref->url,
+	    .detail = strvec_push(
+		&r->imp->details,
+		"exception: %s/%s url=%s left out by the filter, under %s (m365:%d)", s->area,
+		s->category, ref->url->text, by->pattern, (int)by->origin.m365_set_id),
+	};
+	if (ur.detail == NULL)
 		return nomem(r);
 	bool added;
-	int rc = add_rule(r, r->args->rules, s, ref->url, r->args->default_action, detail, &added);
+	int rc = keep_url(r, &ur);
+	if (rc == 0)
+		rc = add_rule(r, r->args->rules, &ur, r->args->default_action, &added);
 	if (rc != 0 || !added)
 		return rc;
 	r->imp->report.exceptions++;

@@ -569,6 +569,11 @@ size_t ruleset_lookup_cost(const ruleset_t *rs, const uint8_t *qname)
 	return cost;
 }
 
+const char *ruleset_rule_text(const rule_t *rule)
+{
+	return rule->origin.text != NULL ? rule->origin.text : rule->pattern;
+}
+
 size_t ruleset_count(const ruleset_t *rs)
 {
 	return rs ? rs->nrules : 0;

@@ -35,10 +35,14 @@ typedef struct rule_origin {
 	uint32_t line, col; /* 0 when unknown */
 	int32_t m365_set_id; /* endpoint set id, -1 for domains rules */
 	const char *detail; /* free text (m365: "Exchange/Optimize url=..."), may be NULL */
+	/* The rule as its source writes it, when that is not the pattern: an m365
+	 * rule's URL ("teams.microsoft.com" for the pattern "=teams.microsoft.com").
+	 * NULL: the pattern is the source's own syntax (domains). */
+	const char *text;
 } rule_origin_t;
 
 typedef struct rule {
-	const char *pattern; /* normalised text as written: lower-case, no trailing dot */
+	const char *pattern; /* normalised, in the domains syntax: lower-case, no trailing dot */
 	rule_kind_t kind;
 	uint32_t action; /* opaque to the ruleset: the caller's route-chain index */
 	rule_origin_t origin;
@@ -71,6 +75,12 @@ const rule_t *ruleset_lookup(const ruleset_t *rs, const uint8_t *qname);
 /* The number of table probes ruleset_lookup makes for qname: a counted
  * workload for tests showing lookup cost grows with labels, not rules. */
 size_t ruleset_lookup_cost(const ruleset_t *rs, const uint8_t *qname);
+
+/* The rule as its source writes it, for people (SPEC 3 `rule=`): the m365
+ * URL as Microsoft's list has it, a domains entry as the operator wrote it
+ * (normalised), never NULL. The pattern stays the matching syntax, '='
+ * included, for code (PAC). Valid while rule lives. */
+const char *ruleset_rule_text(const rule_t *rule);
 
 /* Number of distinct rules held. */
 size_t ruleset_count(const ruleset_t *rs);

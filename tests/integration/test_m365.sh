@@ -46,7 +46,8 @@ if [ "$REAL" = 1 ]; then
 	check_has "check: the exception named" "cdn.odc.officeapps.live.com (set 91) under *.officeapps.live.com (set 46)" "$out"
 	check_has "check: none flagged both ways" "flagged both ways: 0" "$out"
 	out=$("$ERDNS" explain -c "$W/erdns.json" cdn.odc.officeapps.live.com)
-	check_has "explain: exception rule" "rule:    =cdn.odc.officeapps.live.com (exact name)" "$out"
+	check_has "explain: exception rule as the list has it" "rule:    cdn.odc.officeapps.live.com (exact name)" "$out"
+	check_has "explain: first line as CHAOS" "view=- rule=cdn.odc.officeapps.live.com source=m365:91 via=branch" "$out"
 	check_has "explain: set, area, category, url" "m365:91 ($W/m365.json:" "$out"
 	check_has "explain: detail" "Common/Default url=cdn.odc.officeapps.live.com" "$out"
 	out=$("$ERDNS" explain -c "$W/erdns.json" contoso.sharepoint.com)
@@ -99,7 +100,9 @@ done <"$W/expected.txt"
 check_eq "CHAOS source=m365:ID right for all $total names" 0 "$bad"
 if [ "$REAL" = 1 ]; then
 	txt=$(qs -c CH -t TXT cdn.odc.officeapps.live.com)
-	check_has "CHAOS: exception" "rule==cdn.odc.officeapps.live.com source=m365:91 via=branch" "$txt"
+	check_has "CHAOS: exception as the list has it" "rule=cdn.odc.officeapps.live.com source=m365:91 via=branch" "$txt"
+	txt=$(qs -c CH -t TXT teams.microsoft.com)
+	check_has "CHAOS: an ER host as the list has it" "rule=teams.microsoft.com source=m365:" "$txt"
 	txt=$(qs -c CH -t TXT ny.officeapps.live.com)
 	check_has "CHAOS: wildcard" "rule=*.officeapps.live.com source=m365:46 via=hq,branch" "$txt"
 fi

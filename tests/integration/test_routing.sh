@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Routing through the real binary (SPEC 2.2): every rule form, precedence,
-# the default path, CNAME chains relayed whole, case echo, CHAOS answers.
+# the default path, CNAME chains relayed whole, case echo, CHAOS answers
+# (rules shown as their source writes them: the operator's "=" form, and
+# Microsoft's URLs from an m365 route over the small fixture list).
 . "$(dirname "$0")/lib.sh"
 
 start_standin HQ --id 1 --name hq
@@ -24,7 +26,8 @@ cat >"$W/erdns.json" <<JSON
     { "domains": ["corp.example"], "via": "extra" },
     { "domains": ["*.below.example"], "via": "extra" },
     { "domains": ["x-*.glob.example"], "via": "extra" },
-    { "domains": ["sub.glob.example"], "via": "hq" }
+    { "domains": ["sub.glob.example"], "via": "hq" },
+    { "m365": { "file": "$SRCDIR/tests/fixtures/m365/small.json" }, "via": ["hq", "branch"] }
   ],
   "default": "branch"
 }
@@ -80,6 +83,18 @@ check_has "CHAOS: source file and line" "source=erdns.json:9:41" "$txt"
 check_has "CHAOS: via chain" "via=hq,branch" "$txt"
 check_has "CHAOS: upstream" "upstream=127.0.0.1:$HQ" "$txt"
 check_has "CHAOS: rtt after use" "rtt_ms=" "$txt"
+txt=$(qs -c CH -t TXT cdn.odc.officeapps.live.com)
+check_has "CHAOS: an operator's exact rule as written" "view=- rule==cdn.odc.officeapps.live.com source=erdns.json:13:19 via=branch" "$txt"
+check_eq "m365 exact URL -> hq" "$A_HQ" "$(qs teams.example.net)"
+txt=$(qs -c CH -t TXT teams.example.net)
+check_has "CHAOS: an imported host as Microsoft's list has it" "view=- rule=teams.example.net source=m365:12 via=hq,branch" "$txt"
+txt=$(qs -c CH -t TXT a.teams.example.net)
+check_has "CHAOS: an imported *. URL" "view=- rule=*.teams.example.net source=m365:12 via=hq,branch" "$txt"
+txt=$(qs -c CH -t TXT cdn.odc.officeapps.example.org)
+check_has "CHAOS: an m365 exception as Microsoft's list has it" "view=- rule=cdn.odc.officeapps.example.org source=m365:91 via=branch" "$txt"
+out=$("$ERDNS" explain -c "$W/erdns.json" teams.example.net)
+check_has "explain: the same text as CHAOS" "view=- rule=teams.example.net source=m365:12 via=hq,branch" "$out"
+check_has "explain: rule line as Microsoft's list has it" "rule:    teams.example.net (exact name)" "$out"
 txt=$(qs -c CH -t TXT www.example.org)
 check_has "CHAOS: default" "view=- rule=default source=config via=branch" "$txt"
 check_eq "id.server" '"it-routing"' "$(qs -c CH -t TXT id.server)"

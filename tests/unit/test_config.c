@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/describe.h"
 #include "config/json_pos.h"
 #include "config/schema.h"
 #include "dns/dname.h"
@@ -613,6 +614,55 @@ static void test_m365_route(void **state)
 	config_unref(c);
 }
 
+/* The CHAOS/explain text of name (no client). */
+static const char *route_text(const config_t *c, const char *name, char *buf, size_t len)
+{
+	uint8_t wire[ER_DNAME_MAX];
+	assert_true(dname_from_text(name, wire) > 0);
+	route_description_t d;
+	describe_route(c, wire, NULL, &d);
+	describe_route_text(c, &d, buf, len);
+	return buf;
+}
+
+/* SPEC 3: `rule=` shows a rule as its source writes it. Regression: an
+ * imported host showed as "rule==outlook.example.com", the '=' of the
+ * operator's exact syntax leaking into Microsoft's URL. */
+static void test_route_text_shows_rules_as_written(void **state)
+{
+	(void)state;
+	char err[ER_CONFIG_ERR_MAX] = "", buf[512];
+	config_t *c = load_text(
+	    "{ \"upstreams\": { \"hq\": { \"servers\": [\"10.0.0.1\"] },\n"
+	    "                 \"branch\": { \"servers\": [\"10.0.0.2\"] } },\n"
+	    "  \"routes\": [ { \"m365\": { \"file\": \"" ERDNS_FIXTURES "/m365/small.json\" },"
+	    " \"via\": [\"hq\", \"branch\"] },\n"
+	    "    { \"domains\": [\"=smtp.example.com\", \"*.corp.example\"],"
+	    " \"via\": \"branch\" } ] }",
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(route_text(c, "outlook.example.com", buf, sizeof(buf)),
+			    "view=- rule=outlook.example.com source=m365:1 via=hq,branch");
+	assert_string_equal(route_text(c, "teams.example.net", buf, sizeof(buf)),
+			    "view=- rule=teams.example.net source=m365:12 via=hq,branch");
+	assert_string_equal(route_text(c, "a.outlook.example.com", buf, sizeof(buf)),
+			    "view=- rule=*.outlook.example.com source=m365:1 via=hq,branch");
+	assert_string_equal(route_text(c, "x-files.sharepoint.example", buf, sizeof(buf)),
+			    "view=- rule=*-files.sharepoint.example source=m365:31 via=hq,branch");
+	/* an exception: Microsoft's URL, routed to the default */
+	assert_string_equal(route_text(c, "cdn.odc.officeapps.example.org", buf, sizeof(buf)),
+			    "view=- rule=cdn.odc.officeapps.example.org source=m365:91 via=branch");
+	/* the operator's own rules keep the form the operator wrote, '=' included */
+	assert_string_equal(route_text(c, "smtp.example.com", buf, sizeof(buf)),
+			    "view=- rule==smtp.example.com source=erdns.json:4:19 via=branch");
+	assert_string_equal(route_text(c, "a.corp.example", buf, sizeof(buf)),
+			    "view=- rule=*.corp.example source=erdns.json:4:40 via=branch");
+	assert_string_equal(route_text(c, "www.example.org", buf, sizeof(buf)),
+			    "view=- rule=default source=config via=branch");
+	config_unref(c);
+}
+
 static void test_zone_error_passes_through(void **state)
 {
 	(void)state;
@@ -747,6 +797,7 @@ int main(void)
 	    cmocka_unit_test(test_view_without_clients),
 	    cmocka_unit_test(test_route_shape),
 	    cmocka_unit_test(test_m365_route),
+	    cmocka_unit_test(test_route_text_shows_rules_as_written),
 	    cmocka_unit_test(test_zone_error_passes_through),
 	    cmocka_unit_test(test_missing_zone_file),
 	    cmocka_unit_test(test_resolvconf_error_in_group),

@@ -189,6 +189,36 @@ static void test_default_import_shapes(void **state)
 	fx_free(&f);
 }
 
+/* Imported rules read as Microsoft's list writes them (SPEC 3 `rule=`),
+ * case and all, while the pattern keeps the '=' that makes a host exact.
+ * The text belongs to the import: it outlives the list it came from. */
+static void test_rule_text_is_the_url(void **state)
+{
+	(void)state;
+	static const char *text =
+	    "[{\"id\":12,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"expressRoute\":"
+	    "true,\"required\":true,\"urls\":[\"Teams.Example.NET\",\"*.Teams.Example.NET\"]},"
+	    " {\"id\":13,\"serviceArea\":\"Skype\",\"category\":\"Default\",\"expressRoute\":"
+	    "false,\"required\":true,\"urls\":[\"cdn.teams.example.net\"]}]";
+	char err[256];
+	struct fx f = {.rs = ruleset_new()};
+	assert_non_null(f.rs);
+	assert_int_equal(m365_list_parse(text, "inline", &f.list, err, sizeof(err)), 0);
+	fx_import(&f, ER_M365_FILTER_DEFAULT);
+	m365_list_free(f.list);
+	f.list = NULL;
+	const rule_t *host = find(f.rs, "teams.example.net");
+	assert_int_equal(host->kind, RULE_EXACT);
+	assert_string_equal(host->pattern, "=teams.example.net");
+	assert_string_equal(ruleset_rule_text(host), "Teams.Example.NET");
+	assert_string_equal(ruleset_rule_text(find(f.rs, "a.teams.example.net")),
+			    "*.Teams.Example.NET");
+	const rule_t *exception = find(f.rs, "cdn.teams.example.net");
+	assert_int_equal(exception->action, ACT_DEFAULT);
+	assert_string_equal(ruleset_rule_text(exception), "cdn.teams.example.net");
+	fx_free(&f);
+}
+
 /* ---- exceptions come from the data ---- */
 
 static void test_exceptions(void **state)
@@ -572,6 +602,7 @@ int main(void)
 	    cmocka_unit_test(test_exceptions),
 	    cmocka_unit_test(test_er_name_under_internet_wildcard),
 	    cmocka_unit_test(test_both_ways),
+	    cmocka_unit_test(test_rule_text_is_the_url),
 	    cmocka_unit_test(test_filter_expressroute_false),
 	    cmocka_unit_test(test_filter_service_areas_common_always),
 	    cmocka_unit_test(test_filter_categories),

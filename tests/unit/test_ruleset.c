@@ -306,6 +306,26 @@ static void test_domains_beats_m365(void **state)
 	ruleset_free(rs);
 }
 
+/* ruleset_rule_text: the source's own text when the origin carries one
+ * (an m365 URL), else the pattern in the domains syntax, '=' included. */
+static void test_rule_text(void **state)
+{
+	(void)state;
+	ruleset_t *rs = ruleset_new();
+	rule_origin_t o = m365(12);
+	o.text = "Teams.Microsoft.com";
+	add_ok(rs, "=teams.microsoft.com", ACT_ER, o);
+	add_ok(rs, "=host.example.com", ACT_B, dom(1));
+	add_ok(rs, "*.below.example.com", ACT_B, dom(2));
+	const rule_t *r = find(rs, "teams.microsoft.com");
+	assert_string_equal(r->pattern, "=teams.microsoft.com"); /* matching syntax kept */
+	assert_string_equal(ruleset_rule_text(r), "Teams.Microsoft.com");
+	assert_string_equal(ruleset_rule_text(find(rs, "host.example.com")), "=host.example.com");
+	assert_string_equal(ruleset_rule_text(find(rs, "a.below.example.com")),
+			    "*.below.example.com");
+	ruleset_free(rs);
+}
+
 /* ExpressRoute wildcard with an internet-only name beneath it. */
 static void test_officeapps_exception(void **state)
 {
@@ -570,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_rank_at_one_anchor),
 		cmocka_unit_test(test_best_glob),
 		cmocka_unit_test(test_domains_beats_m365),
+		cmocka_unit_test(test_rule_text),
 		cmocka_unit_test(test_officeapps_exception),
 		cmocka_unit_test(test_office_com_table),
 		cmocka_unit_test(test_conflicts),
