@@ -158,7 +158,7 @@ typedef struct m365_change {
 	char *url;		   /* the URL it stands for (first seen: NEW, then OLD) */
 	bool is_in_old, is_in_new; /* listed in the file */
 	bool is_old_er, is_new_er; /* routed to the selected (ExpressRoute) path */
-	char *old_rule, *new_rule; /* deciding pattern, NULL: the default path */
+	char *old_rule, *new_rule; /* deciding rule's URL, NULL: the default path */
 } m365_change_t;
 
 /* Returns 0 with *out (free with m365_diff_free; NULL when *n is 0) and *n;

@@ -86,7 +86,8 @@ static int probe_cmp(const void *pa, const void *pb)
 	return (int)b->is_new - (int)a->is_new; /* NEW's spelling first */
 }
 
-/* The route of name in s: *is_er and the deciding pattern (NULL: none). */
+/* The route of name in s: *is_er and the deciding rule as the list writes
+ * it (NULL: none). */
 static int route_of(const struct side *s, const char *name, bool *is_er, const char **rule)
 {
 	uint8_t wire[ER_DNAME_MAX];
@@ -94,7 +95,7 @@ static int route_of(const struct side *s, const char *name, bool *is_er, const c
 		return -EINVAL;
 	const rule_t *r = ruleset_lookup(s->rules, wire);
 	*is_er = r != NULL && r->action == ROUTE_ER;
-	*rule = r != NULL ? r->pattern : NULL;
+	*rule = r != NULL ? ruleset_rule_text(r) : NULL;
 	return 0;
 }
 

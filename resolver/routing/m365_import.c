@@ -273,7 +273,7 @@ static int maybe_exception(const struct run *r, const struct ref *ref)
 	    .detail = strvec_push(
 		&r->imp->details,
 		"exception: %s/%s url=%s left out by the filter, under %s (m365:%d)", s->area,
-		s->category, ref->url->text, by->pattern, (int)by->origin.m365_set_id),
+		s->category, ref->url->text, ruleset_rule_text(by), (int)by->origin.m365_set_id),
 	};
 	if (ur.detail == NULL)
 		return nomem(r);
@@ -285,7 +285,7 @@ static int maybe_exception(const struct run *r, const struct ref *ref)
 		return rc;
 	r->imp->report.exceptions++;
 	if (!strvec_push(&r->imp->exceptions, "%s (set %d) under %s (set %d)", ref->url->text,
-			 (int)s->id, by->pattern, (int)by->origin.m365_set_id))
+			 (int)s->id, ruleset_rule_text(by), (int)by->origin.m365_set_id))
 		return nomem(r);
 	return 0;
 }

@@ -216,6 +216,10 @@ static void test_rule_text_is_the_url(void **state)
 	const rule_t *exception = find(f.rs, "cdn.teams.example.net");
 	assert_int_equal(exception->action, ACT_DEFAULT);
 	assert_string_equal(ruleset_rule_text(exception), "cdn.teams.example.net");
+	/* `erdns check` and explain name the catching rule as the list writes it */
+	assert_string_equal(m365_import_exception(f.imp, 0),
+			    "cdn.teams.example.net (set 13) under *.Teams.Example.NET (set 12)");
+	assert_non_null(strstr(exception->origin.detail, "under *.Teams.Example.NET (m365:12)"));
 	fx_free(&f);
 }
 
@@ -481,7 +485,7 @@ static void test_diff(void **state)
 	assert_true(!v[2].is_in_old && v[2].is_in_new && !v[2].is_new_er);
 	assert_string_equal(v[3].name, "x.a.example");
 	assert_true(!v[3].is_old_er && v[3].is_new_er);
-	assert_string_equal(v[3].old_rule, "=x.a.example");
+	assert_string_equal(v[3].old_rule, "x.a.example"); /* the URL, not the "=" pattern */
 	assert_string_equal(v[3].new_rule, "*.a.example");
 	m365_diff_free(v, n);
 
