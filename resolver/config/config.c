@@ -7,6 +7,11 @@
  * the thread count. Any failure frees the half-built snapshot through
  * config_unref, which accepts one.
  *
+ * Before the routes, check_health_policies holds the groups to one health
+ * policy per server address (SPEC 2.1): health is kept per address and
+ * shared by every group that lists it, so those groups must agree on when it
+ * is down and how often it is probed.
+ *
  * Routes are added per source: route_add_domains, and route_add_m365 which
  * loads a Microsoft 365 endpoints list and imports it (routing/m365.h); the
  * import's exceptions route to the default of the ruleset they land in (the
@@ -211,6 +216,82 @@ static int resolve_default(const schema_ctx_t *ctx, const config_spec_t *spec, u
 				    "add \"default\": \"GROUP\"");
 	uint16_t only = (uint16_t)g;
 	return chain_intern(ctx->cfg, &only, 1, out) == 0 ? 0 : nomem(ctx);
+}
+
+/* --- one health policy per address --------------------------------------- */
+
+static bool is_same_health_policy(const config_group_t *a, const config_group_t *b)
+{
+	return a->max_fails == b->max_fails && a->probe_interval_ms == b->probe_interval_ms;
+}
+
+static bool group_has_server(const config_group_t *g, const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < g->n_servers; i++)
+		if (sockaddr_equal((const struct sockaddr *)&g->servers[i],
+				   (const struct sockaddr *)ss))
+			return true;
+	return false;
+}
+
+/* A group before groups[j] that lists ss under another policy, or NULL.
+ * Pairwise: groups hold at most ER_GROUP_MAX_SERVERS and a config has a
+ * handful of groups, so an index would cost more than it saves. */
+static const config_group_t *policy_clash(const config_t *c, size_t j,
+					  const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < j; i++)
+		if (!is_same_health_policy(&c->groups[i], &c->groups[j]) &&
+		    group_has_server(&c->groups[i], ss))
+			return &c->groups[i];
+	return NULL;
+}
+
+/* "max_fails 3 (here 5)", "probe_interval_ms 1000 (here 500)", or both
+ * joined by " and ": only what differs, so the operator sees what to align. */
+static void policy_difference(const config_group_t *there, const config_group_t *here, char *buf,
+			      size_t len)
+{
+	int n = 0;
+	buf[0] = '\0';
+	if (there->max_fails != here->max_fails)
+		n = snprintf(buf, len, "max_fails %u (here %u)", there->max_fails, here->max_fails);
+	if (there->probe_interval_ms != here->probe_interval_ms && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "%sprobe_interval_ms %u (here %u)",
+			 n > 0 ? " and " : "", there->probe_interval_ms, here->probe_interval_ms);
+}
+
+/* Points at the later group's key; the server may come from a resolv.conf
+ * file, so there is no element of its own to point at. */
+static int policy_clash_error(const schema_ctx_t *ctx, const config_spec_t *spec,
+			      const config_group_t *there, const config_group_t *here,
+			      const struct sockaddr_storage *ss)
+{
+	char path[ER_SCHEMA_PATH_MAX], addr[ER_SOCKADDR_TEXT_MAX], diff[128];
+	const cJSON *upstreams = cJSON_GetObjectItemCaseSensitive(spec->root, "upstreams");
+	schema_path_key(path, "upstreams", here->name);
+	sockaddr_format((const struct sockaddr *)ss, addr, sizeof(addr));
+	policy_difference(there, here, diff, sizeof(diff));
+	return schema_error(ctx, cJSON_GetObjectItemCaseSensitive(upstreams, here->name), true,
+			    path,
+			    "server %s is also in group \"%s\" with %s; one address has one "
+			    "health policy (set the same max_fails and probe_interval_ms in both "
+			    "groups)",
+			    addr, there->name, diff);
+}
+
+static int check_health_policies(const schema_ctx_t *ctx, const config_spec_t *spec)
+{
+	const config_t *c = ctx->cfg;
+	for (size_t j = 1; j < c->n_groups; j++) {
+		const config_group_t *g = &c->groups[j];
+		for (size_t s = 0; s < g->n_servers; s++) {
+			const config_group_t *other = policy_clash(c, j, &g->servers[s]);
+			if (other != NULL)
+				return policy_clash_error(ctx, spec, other, g, &g->servers[s]);
+		}
+	}
+	return 0;
 }
 
 /* --- routes -------------------------------------------------------------- */
@@ -431,6 +512,8 @@ config_t *config_load(const char *path, char *err, size_t errlen)
 	schema_ctx_t ctx = {
 	    .cfg = c, .file = path, .dir = dir, .pos = pos, .err = err, .errlen = errlen};
 	rc = schema_walk(&ctx, root, &spec);
+	if (rc == 0)
+		rc = check_health_policies(&ctx, &spec);
 	if (rc == 0)
 		rc = build_router(&ctx, &spec);
 	if (rc == 0)

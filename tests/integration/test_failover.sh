@@ -18,7 +18,7 @@ cat >"$W/erdns.json" <<JSON
   "upstreams": {
     "hq":     { "servers": ["127.0.0.1:$DEAD", "127.0.0.1:$DEAD2"], "select": "ordered", "max_fails": 2 },
     "bad":    { "servers": ["127.0.0.1:$SF", "127.0.0.1:$RF", "127.0.0.1:$GOOD"], "select": "ordered" },
-    "dead":   { "servers": ["127.0.0.1:$DEAD"] },
+    "dead":   { "servers": ["127.0.0.1:$DEAD"], "max_fails": 2 },
     "slow":   { "servers": ["127.0.0.1:$SLOW"] },
     "branch": { "servers": ["127.0.0.1:$GOOD"] }
   },

@@ -27,7 +27,7 @@ cat >"$W/erdns.json" <<JSON
     "pass":    { "servers": ["127.0.0.1:$E"], "ecs": "pass" },
     "prefix":  { "servers": ["127.0.0.1:$E"], "ecs": "203.0.113.0/24" },
     "late":    { "servers": ["127.0.0.1:$L"], "max_fails": 2 },
-    "branch":  { "servers": ["127.0.0.1:$S"] }
+    "branch":  { "servers": ["127.0.0.1:$S"], "max_fails": 2, "probe_interval_ms": 200 }
   },
   "routes": [
     { "domains": ["fast.test"], "via": "fast" },

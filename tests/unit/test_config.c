@@ -704,6 +704,95 @@ static void test_resolvconf_error_in_group(void **state)
 	    want);
 }
 
+/* --- one health policy per address (SPEC 2.1) ----------------------------- */
+
+static void assert_load_ok(const char *json)
+{
+	char err[ER_CONFIG_ERR_MAX] = "";
+	config_t *c = load_text(json, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	config_unref(c);
+}
+
+/* Health belongs to the address, so two groups listing one address must
+ * agree on max_fails and probe_interval_ms; the error points at the later
+ * group and names the earlier one. */
+static void test_shared_address_differing_max_fails(void **state)
+{
+	(void)state;
+	assert_load_error(
+	    "{ \"upstreams\": {\n"
+	    "    \"hq\":    { \"servers\": [\"10.0.0.1\", \"10.0.0.2\"] },\n"
+	    "    \"hq-eu\": { \"servers\": [\"10.0.0.3\", \"10.0.0.1:53\"], \"max_fails\": 5 } },\n"
+	    "  \"default\": \"hq\" }",
+	    ":3:5: upstreams.hq-eu: server 10.0.0.1:53 is also in group \"hq\" with max_fails 3 "
+	    "(here 5); one address has one health policy (set the same max_fails and "
+	    "probe_interval_ms in both groups)");
+}
+
+static void test_shared_address_differing_probe_interval(void **state)
+{
+	(void)state;
+	/* IPv6, written two ways: "IP" takes port 53 */
+	assert_load_error(
+	    "{ \"upstreams\": {\n"
+	    "    \"a\": { \"servers\": \"2001:db8::53\", \"probe_interval_ms\": 2000 },\n"
+	    "    \"b\": { \"servers\": \"10.0.0.9\" },\n"
+	    "    \"c\": { \"servers\": [\"[2001:db8::53]:53\"], \"max_fails\": 4 } },\n"
+	    "  \"default\": \"a\" }",
+	    ":4:5: upstreams.c: server [2001:db8::53]:53 is also in group \"a\" with max_fails 3 "
+	    "(here 4) and probe_interval_ms 2000 (here 1000); one address has one health "
+	    "policy (set the same max_fails and probe_interval_ms in both groups)");
+	assert_load_error(
+	    "{ \"upstreams\": {\n"
+	    "    \"a\": { \"servers\": \"10.0.0.1\", \"max_fails\": 4 },\n"
+	    "    \"b\": { \"servers\": \"10.0.0.1\", \"max_fails\": 4,"
+	    " \"probe_interval_ms\": 500 } },\n"
+	    "  \"default\": \"a\" }",
+	    ":3:5: upstreams.b: server 10.0.0.1:53 is also in group \"a\" with "
+	    "probe_interval_ms 1000 (here 500); one address has one health policy (set the same "
+	    "max_fails and probe_interval_ms in both groups)");
+}
+
+/* Servers read from a resolv.conf file are addresses like any other. */
+static void test_shared_address_from_resolvconf(void **state)
+{
+	(void)state;
+	assert_load_error(
+	    "{ \"upstreams\": {\n"
+	    "    \"branch\": { \"servers\":"
+	    " \"resolv.conf:" ERDNS_FIXTURES "/resolv.conf/branch.conf\" },\n"
+	    "    \"hq\": { \"servers\": [\"198.51.100.54\"], \"max_fails\": 1 } } }",
+	    ":3:5: upstreams.hq: server 198.51.100.54:53 is also in group \"branch\" "
+	    "with max_fails 3 (here 1); one address has one health policy (set the same "
+	    "max_fails and probe_interval_ms in both groups)");
+}
+
+static void test_shared_address_same_policy_ok(void **state)
+{
+	(void)state;
+	/* the same settings, written out in one group and defaulted in the other;
+	 * a group sharing no address keeps its own */
+	assert_load_ok("{ \"upstreams\": {\n"
+		       "    \"hq\":     { \"servers\": [\"10.0.0.1\", \"[2001:db8::1]:53\"],"
+		       " \"max_fails\": 3, \"probe_interval_ms\": 1000, \"timeout_ms\": 900 },\n"
+		       "    \"hq-eu\":  { \"servers\": [\"10.0.0.1\", \"2001:db8::1\"],"
+		       " \"select\": \"ordered\" },\n"
+		       "    \"branch\": { \"servers\": [\"10.0.0.2\"], \"max_fails\": 2,"
+		       " \"probe_interval_ms\": 500 } } }");
+}
+
+/* Another port, or another IPv6 address, is another server with its own health. */
+static void test_distinct_addresses_may_differ(void **state)
+{
+	(void)state;
+	assert_load_ok("{ \"upstreams\": {\n"
+		       "    \"hq\":     { \"servers\": [\"10.0.0.1:53\", \"[2001:db8::1]:53\"] },\n"
+		       "    \"branch\": { \"servers\": [\"10.0.0.1:5353\", \"[2001:db8::1]:5353\","
+		       " \"[2001:db8::2]:53\"], \"max_fails\": 7, \"probe_interval_ms\": 250 } } }");
+}
+
 /* --- positions and helpers ------------------------------------------------ */
 
 static void test_json_positions(void **state)
@@ -801,6 +890,11 @@ int main(void)
 	    cmocka_unit_test(test_zone_error_passes_through),
 	    cmocka_unit_test(test_missing_zone_file),
 	    cmocka_unit_test(test_resolvconf_error_in_group),
+	    cmocka_unit_test(test_shared_address_differing_max_fails),
+	    cmocka_unit_test(test_shared_address_differing_probe_interval),
+	    cmocka_unit_test(test_shared_address_from_resolvconf),
+	    cmocka_unit_test(test_shared_address_same_policy_ok),
+	    cmocka_unit_test(test_distinct_addresses_may_differ),
 	    cmocka_unit_test(test_json_positions),
 	    cmocka_unit_test(test_json_nesting_is_bounded),
 	    cmocka_unit_test(test_edit_distance),
