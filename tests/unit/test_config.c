@@ -281,6 +281,43 @@ static void test_equal_chains_share_an_index(void **state)
 	config_unref(c);
 }
 
+static const config_chain_t *chain_named(const config_t *c, const char *text)
+{
+	for (size_t i = 0; i < c->n_chains; i++)
+		if (strcmp(c->chains[i].text, text) == 0)
+			return &c->chains[i];
+	fail_msg("no chain \"%s\"", text);
+	return NULL;
+}
+
+/* may_pass_ecs: some group of the chain has ecs "pass", so an answer on this
+ * chain may have been fetched with the client's own subnet (SPEC 3). A fixed
+ * prefix is the same for every client and does not count. */
+static void test_chain_may_pass_ecs(void **state)
+{
+	(void)state;
+	config_t *c = load_ok(FIX "/full.json"); /* hq: prefix, hq-eu: pass, branch: strip */
+	assert_int_equal(c->n_chains, 4);
+	assert_true(chain_named(c, "hq,hq-eu,branch")->may_pass_ecs);
+	assert_false(chain_named(c, "hq")->may_pass_ecs);
+	assert_false(chain_named(c, "branch")->may_pass_ecs);
+	assert_false(chain_named(c, "hq,branch")->may_pass_ecs); /* the view's default */
+	config_unref(c);
+
+	char err[ER_CONFIG_ERR_MAX] = "";
+	c = load_text("{ \"upstreams\": { \"a\": { \"servers\": \"10.0.0.1\" },\n"
+		      "    \"b\": { \"servers\": \"10.0.0.2\", \"ecs\": \"pass\" } },\n"
+		      "  \"routes\": [ { \"domains\": \"x.example\", \"via\": [\"a\", \"b\"] } ],\n"
+		      "  \"default\": \"a\" }",
+		      err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	/* the pass group is last: a failover may still ask it */
+	assert_true(chain_named(c, "a,b")->may_pass_ecs);
+	assert_false(chain_named(c, "a")->may_pass_ecs);
+	config_unref(c);
+}
+
 static void test_refcount(void **state)
 {
 	(void)state;
@@ -867,6 +904,7 @@ int main(void)
 	    cmocka_unit_test(test_minimal_gets_every_default),
 	    cmocka_unit_test(test_full_example),
 	    cmocka_unit_test(test_equal_chains_share_an_index),
+	    cmocka_unit_test(test_chain_may_pass_ecs),
 	    cmocka_unit_test(test_refcount),
 	    cmocka_unit_test(test_summary_is_honest),
 	    cmocka_unit_test(test_servers_default_port_and_relative_resolvconf),
