@@ -33,6 +33,9 @@
 #include "util/sockaddr.h"
 
 #define ER_ATTEMPT_TCP_BUF (2 + 65535)
+
+/* outcome.c classifies results without libuv's headers. */
+_Static_assert(UV_ETIMEDOUT == -ETIMEDOUT, "libuv passes errno values through on Unix");
 #define ER_ATTEMPT_QUERY_MAX 600 /* 12 + 255 + 4 + 11 (OPT) + an ECS option */
 
 /* Our advertised EDNS size bounds honest UDP answers; a larger datagram is

@@ -8,7 +8,6 @@
 #include "upstream/outcome.h"
 
 #include <errno.h>
-#include <uv.h>
 
 #include "dns/wire.h"
 
@@ -22,7 +21,7 @@ static const outcome_rule_t table[OUTCOME_COUNT] = {
 
 outcome_t outcome_classify(int status, const uint8_t *resp, size_t len)
 {
-	if (status == UV_ETIMEDOUT)
+	if (status == -ETIMEDOUT) /* UV_ETIMEDOUT on Unix; attempt.c asserts it */
 		return OUTCOME_TIMEOUT;
 	if (status == -EBADMSG)
 		return OUTCOME_GARBAGE;

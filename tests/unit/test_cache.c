@@ -220,6 +220,23 @@ static void test_key_chain_partition(void **state)
 	assert_non_null(memmem(f->out, copy.len, "\xc0\x00\x02\x01", 4));
 }
 
+/* Regression (issue 9, defect 4): a reload that renumbers chains must not
+ * let an answer fetched under the old routes be found under the new ones,
+ * even when it is inserted after the swap under the same chain index. */
+static void test_key_epoch_partition(void **state)
+{
+	fixture_t *f = *state;
+	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 1, false, false);
+	k.epoch = 7;
+	assert_int_equal(insert(f, &www_a, &k, false, T0), 0);
+	cache_copy_t copy;
+	k.epoch = 8;
+	assert_int_equal(lookup(f, &k, T0, false, &copy), CACHE_MISS);
+	assert_int_equal(lookup(f, &k, T0, true, &copy), CACHE_MISS);
+	k.epoch = 7;
+	assert_int_equal(lookup(f, &k, T0, false, &copy), CACHE_HIT);
+}
+
 static void test_key_do_cd_type_partition(void **state)
 {
 	fixture_t *f = *state;
@@ -530,6 +547,29 @@ static void test_stale_window_ttl_30(void **state)
 	assert_int_equal(st.stale_hits, 1);
 	assert_int_equal(st.misses, 2);
 	assert_int_equal(st.entries, 0); /* the dead entry went at the lookup */
+}
+
+/* SPEC 2.2: a stale answer from a fallback group carries min(30,
+ * fallback_ttl_s), so clients come back to the first group soon. */
+static void test_stale_fallback_ttl(void **state)
+{
+	fixture_t *f = *state; /* fallback_ttl_s 30, serve_stale_s 100 */
+	config_cache_t r = default_rules();
+	r.serve_stale_s = 100;
+	r.fallback_ttl_s = 2;
+	cache_configure(f->cache, &r, T0);
+	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false);
+	assert_int_equal(insert(f, &www_a, &k, true, T0), 0);
+	cache_copy_t copy;
+	assert_int_equal(lookup(f, &k, T0 + S(10), true, &copy), CACHE_STALE);
+	uint32_t ttls[RR_MAX];
+	assert_int_equal(ttls_of(f, copy.len, ttls, NULL), 1);
+	assert_int_equal(ttls[0], 2);
+	/* from the first group: 30 as RFC 8767 says */
+	assert_int_equal(insert(f, &www_a, &k, false, T0), 0);
+	assert_int_equal(lookup(f, &k, T0 + S(310), true, &copy), CACHE_STALE);
+	assert_int_equal(ttls_of(f, copy.len, ttls, NULL), 1);
+	assert_int_equal(ttls[0], ER_CACHE_STALE_TTL_S);
 }
 
 /* RFC 8767 4: stale answers carry TTL 30 even when the records had less. */
@@ -924,6 +964,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_key_case_folding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_chain_partition, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_epoch_partition, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_fallback_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_do_cd_type_partition, setup, teardown),
 		cmocka_unit_test(test_key_from_query),
 		cmocka_unit_test_setup_teardown(test_insert_wrong_question, setup, teardown),

@@ -288,6 +288,37 @@ static size_t make_upstream(uint8_t *buf, const char *qname, int n, ldns_pkt_rco
 	return pkt_to_buf(pkt, buf, BUF_MAX);
 }
 
+/* SPEC 2.2: what a client sees of a fallback group's answer. Every record
+ * of every section is capped, the OPT's TTL field (extended rcode and DO)
+ * is left alone, and TTLs already lower stay. */
+static void test_cap_ttls(void **state)
+{
+	(void)state;
+	static uint8_t resp[BUF_MAX];
+	size_t len = make_upstream(resp, "www.example.com.", 3, LDNS_RCODE_NOERROR);
+	len = append_upstream_opt(resp, len, 0);
+	assert_int_equal(reply_cap_ttls(resp, len, 30), 0);
+	ldns_pkt *pkt = must_parse(resp, len);
+	ldns_rr_list *all[] = { ldns_pkt_answer(pkt), ldns_pkt_authority(pkt),
+				ldns_pkt_additional(pkt) };
+	size_t n = 0;
+	for (size_t s = 0; s < 3; s++) {
+		for (size_t i = 0; i < ldns_rr_list_rr_count(all[s]); i++, n++)
+			assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(all[s], i)), 30);
+	}
+	assert_int_equal(n, 5);
+	assert_true(ldns_pkt_edns_do(pkt)); /* the OPT's flags survived */
+	ldns_pkt_free(pkt);
+	assert_int_equal(reply_cap_ttls(resp, len, 3600), 0); /* never raised */
+	pkt = must_parse(resp, len);
+	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(pkt), 0)), 30);
+	ldns_pkt_free(pkt);
+	uint8_t cut[40];
+	memcpy(cut, resp, sizeof(cut));
+	assert_int_equal(reply_cap_ttls(cut, sizeof(cut), 1), -EBADMSG);
+	assert_memory_equal(cut, resp, sizeof(cut)); /* untouched on failure */
+}
+
 static void test_finalize_case_and_id(void **state)
 {
 	(void)state;
@@ -621,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_error_badvers),
 		cmocka_unit_test(test_error_no_question),
 		cmocka_unit_test(test_error_notimp_opcode),
+		cmocka_unit_test(test_cap_ttls),
 		cmocka_unit_test(test_finalize_case_and_id),
 		cmocka_unit_test(test_finalize_rcode_kept),
 		cmocka_unit_test(test_finalize_opt_replaced),
