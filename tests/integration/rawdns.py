@@ -5,6 +5,14 @@
                                           ...) in one TCP write; prints the IDs
                                           answered, in arrival order (stops after 6 s
                                           without an answer)
+  rawdns.py PORT pipeline N SUFFIX        one TCP connection: N queries for distinct names
+                                          (pI.SUFFIX with ID I, I = 0..N-1) in one write,
+                                          all answers read (matched by ID and question),
+                                          then one more query (ID N, extra.SUFFIX) on the
+                                          same connection; prints
+                                          "answered:A unexpected:U rcodes:R=C,... extra:X"
+                                          (X the extra's rcode, no-reply or closed; stops
+                                          after 6 s without an answer, 30 s in all)
   rawdns.py PORT garbage COUNT            COUNT random datagrams (and a few crafted
                                           malformed ones); prints the replies' rcodes
   rawdns.py PORT formerr                  a query with QDCOUNT=2; prints the rcode
@@ -74,6 +82,57 @@ def tcp_batch(port, first_id, names):
         pass
     sock.close()
     print(" ".join(str(i) for i in seen))
+
+
+def read_msg(sock):
+    (length,) = struct.unpack("!H", recv_exact(sock, 2))
+    return recv_exact(sock, length)
+
+
+def tcp_pipeline(port, n, suffix):
+    import time
+    deadline = time.monotonic() + 30
+    names = [f"p{i}.{suffix}" for i in range(n)]
+    sock = socket.create_connection((HOST, port), timeout=6)
+    blob = b""
+    for i, name in enumerate(names):
+        msg = query(i, name)
+        blob += struct.pack("!H", len(msg)) + msg
+    sock.sendall(blob)
+    seen = set()
+    unexpected = 0
+    rcodes = {}
+    try:
+        while len(seen) < n and time.monotonic() < deadline:
+            msg = read_msg(sock)
+            qid = struct.unpack("!H", msg[:2])[0]
+            # the question, uncompressed right after the header, as asked
+            if qid >= n or qid in seen or \
+                    msg[12:12 + len(encode_name(names[qid]))] != encode_name(names[qid]):
+                unexpected += 1
+                continue
+            seen.add(qid)
+            r = rcode_of(msg)
+            rcodes[r] = rcodes.get(r, 0) + 1
+    except (socket.timeout, EOFError, OSError):
+        pass
+    extra = "no-reply"
+    try:
+        msg = query(n, f"extra.{suffix}")
+        sock.sendall(struct.pack("!H", len(msg)) + msg)
+        while time.monotonic() < deadline + 6:
+            reply = read_msg(sock)
+            if struct.unpack("!H", reply[:2])[0] == n:
+                extra = rcode_of(reply)
+                break
+            unexpected += 1
+    except socket.timeout:
+        pass
+    except (EOFError, OSError):
+        extra = "closed"
+    sock.close()
+    codes = ",".join(f"{k}={v}" for k, v in sorted(rcodes.items()))
+    print(f"answered:{len(seen)} unexpected:{unexpected} rcodes:{codes} extra:{extra}")
 
 
 def flood(port, n, name, qtype):
@@ -149,6 +208,8 @@ def main():
     cmd = sys.argv[2]
     if cmd == "tcp":
         tcp_batch(port, int(sys.argv[3]), sys.argv[4:])
+    elif cmd == "pipeline":
+        tcp_pipeline(port, int(sys.argv[3]), sys.argv[4])
     elif cmd == "flood":
         types = {"A": 1, "TXT": 16, "AAAA": 28}
         flood(port, int(sys.argv[3]), sys.argv[4], types[sys.argv[5]])
