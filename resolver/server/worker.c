@@ -44,6 +44,10 @@ struct worker {
 	pthread_cond_t swapped; /* signalled after each swap, under the lock */
 	config_t *handover; /* a new snapshot waiting to be taken, under the lock */
 	const config_t *serving; /* the snapshot in use, under the lock (for waiters) */
+	/* Under the lock: the wakeup handle is closing, so other threads must
+	 * not touch it any more (a worker whose sockets failed stops on its own,
+	 * before anyone asks it to). */
+	bool is_wakeup_closed;
 
 	config_t *config; /* the snapshot new queries use (one reference) */
 	worker_shared_t shared;
@@ -158,8 +162,9 @@ void worker_swap_config(worker_t *w, config_t *config)
 	pthread_mutex_lock(&w->handover_lock);
 	config_unref(w->handover); /* an older snapshot nobody took yet */
 	w->handover = config_ref(config);
+	if (!w->is_wakeup_closed)
+		uv_async_send(&w->wakeup);
 	pthread_mutex_unlock(&w->handover_lock);
-	uv_async_send(&w->wakeup);
 }
 
 bool worker_wait_config(worker_t *w, const config_t *config, unsigned timeout_ms)
@@ -204,6 +209,9 @@ static void begin_stop(worker_t *w)
 	tcp_conn_set_close_all(w->conns);
 	uv_close((uv_handle_t *)&w->tick, NULL);
 	uv_close((uv_handle_t *)&w->flush, NULL);
+	pthread_mutex_lock(&w->handover_lock);
+	w->is_wakeup_closed = true;
+	pthread_mutex_unlock(&w->handover_lock);
 	uv_close((uv_handle_t *)&w->wakeup, NULL);
 }
 
@@ -329,7 +337,10 @@ void worker_stop_and_join(worker_t *w)
 	if (!w->is_started)
 		return;
 	atomic_store(&w->stop_requested, true);
-	uv_async_send(&w->wakeup);
+	pthread_mutex_lock(&w->handover_lock);
+	if (!w->is_wakeup_closed)
+		uv_async_send(&w->wakeup);
+	pthread_mutex_unlock(&w->handover_lock);
 	uv_thread_join(&w->thread);
 	w->is_started = false;
 }
