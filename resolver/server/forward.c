@@ -56,6 +56,7 @@ typedef struct attempt_slot {
 	void *attempt; /* NULL: free */
 	size_t chain_pos, server; /* which group of the chain, which server in it */
 	bool is_slow; /* its timeout passed; already counted as a failure */
+	uint32_t seq; /* start order within the query: the oldest gives way first */
 } attempt_slot_t;
 
 struct forwarder {
@@ -85,6 +86,7 @@ struct forward {
 	uint8_t order[ER_GROUP_MAX_SERVERS];
 	size_t order_n, order_i;
 	unsigned rounds; /* passes over the current group */
+	uint32_t n_started; /* attempts started so far: the next slot's seq */
 	attempt_slot_t slots[ER_MAX_ATTEMPTS]; /* the current attempt and slow ones */
 	attempt_slot_t *current; /* the attempt the walk waits on, or NULL */
 	uint64_t deadline_ms, group_deadline_ms;
@@ -216,22 +218,33 @@ static void cache_failure(forward_t *fw)
 }
 
 /* The chain failed: an expired answer within serve_stale_s beats SERVFAIL
- * (RFC 8767), marked with EDE 3; otherwise SERVFAIL with EDE 22 or 23. */
+ * (RFC 8767), marked with EDE 3; otherwise SERVFAIL with EDE 22 or 23. A
+ * fresh entry can be there too, stored meanwhile by another forward of the
+ * same question (one started before a reload, or past ER_MAX_WAITERS): a
+ * good answer is served as it is, a cached SERVFAIL is no answer. */
+static bool answer_from_cache(forward_t *fw)
+{
+	forwarder_t *f = fw->owner;
+	cache_key_t key = key_of(fw);
+	cache_copy_t copy = { .out = reply_buf, .cap = sizeof(reply_buf), .want_stale = true };
+	cache_result_t r = cache_lookup(f->env.cache, &key, now_ms(f), &copy);
+	if (r == CACHE_MISS || copy.len == 0 ||
+	    DNS_RCODE(wire_read_u16(reply_buf + 2)) == DNS_RCODE_SERVFAIL)
+		return false;
+	if (r == CACHE_STALE)
+		stats_of(fw)->stale_sent += fw->n_waiters;
+	waiters_answer(&f->env.sink, take_waiters(fw), reply_buf, copy.len,
+		       r == CACHE_STALE ? EDE_STALE_ANSWER : ER_EDE_NONE);
+	return true;
+}
+
 static void fail(forward_t *fw)
 {
 	forwarder_t *f = fw->owner;
 	cancel_attempts(fw);
-	if (fw->is_shared && fw->waiters) {
-		cache_key_t key = key_of(fw);
-		cache_copy_t copy = { .out = reply_buf, .cap = sizeof(reply_buf), .want_stale = true };
-		if (cache_lookup(f->env.cache, &key, now_ms(f), &copy) != CACHE_MISS &&
-		    copy.len > 0) {
-			stats_of(fw)->stale_sent += fw->n_waiters;
-			waiters_answer(&f->env.sink, take_waiters(fw), reply_buf, copy.len,
-				       EDE_STALE_ANSWER);
-			unlink_and_free(fw);
-			return;
-		}
+	if (fw->is_shared && fw->waiters && answer_from_cache(fw)) {
+		unlink_and_free(fw);
+		return;
 	}
 	if (fw->is_shared)
 		cache_failure(fw);
@@ -418,17 +431,16 @@ static size_t ecs_option_for(const forward_t *fw, const config_group_t *g, uint8
 /* A free slot; when all are taken, the oldest slow attempt gives way. */
 static attempt_slot_t *free_slot(forward_t *fw)
 {
+	attempt_slot_t *oldest = NULL;
 	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
-		if (fw->slots[i].attempt == NULL)
-			return &fw->slots[i];
+		attempt_slot_t *s = &fw->slots[i];
+		if (s->attempt == NULL)
+			return s;
+		if (s != fw->current && (oldest == NULL || s->seq < oldest->seq))
+			oldest = s;
 	}
-	for (size_t i = 0; i < ER_MAX_ATTEMPTS; i++) {
-		if (&fw->slots[i] != fw->current) {
-			cancel_slot(fw, &fw->slots[i]);
-			return &fw->slots[i];
-		}
-	}
-	return NULL; /* not reached: at most one slot is current */
+	cancel_slot(fw, oldest); /* at most one slot is current: never NULL */
+	return oldest;
 }
 
 /* Whether the last group deserves another pass: time is left, passes are
@@ -475,14 +487,16 @@ static void try_next_server(forward_t *fw)
 	       now < fw->group_deadline_ms) {
 		attempt_slot_t *slot = free_slot(fw);
 		*slot = (attempt_slot_t){ .fw = fw, .chain_pos = fw->chain_pos,
-					  .server = fw->order[fw->order_i++] };
+					  .server = fw->order[fw->order_i++], .seq = fw->n_started++ };
 		start_attempt(fw, slot, now);
 		if (slot->attempt) {
 			fw->current = slot;
 			return;
 		}
-		fw->saw_network_error = true; /* could not even send: a failure */
-		record_failure(slot, false);
+		/* Not even sent (no socket, no memory): this machine's trouble,
+		 * not the server's, so not counted against it; with descriptors
+		 * exhausted that would mark every server down at once. */
+		fw->saw_network_error = true;
 	}
 	if (now >= fw->deadline_ms)
 		fail(fw);
