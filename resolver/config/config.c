@@ -296,16 +296,32 @@ static int check_health_policies(const schema_ctx_t *ctx, const config_spec_t *s
 
 /* --- routes -------------------------------------------------------------- */
 
+/* A new (view, route) label pair; returns its index or -ENOMEM. The slot
+ * index is kept in 16 bits: past that (65535 routes) slots are shared. */
+static int add_route_slot(config_t *c, const char *view, const char *fmt, size_t n)
+{
+	config_route_slot_t *grown = realloc(c->route_slots, (c->n_route_slots + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	c->route_slots = grown;
+	config_route_slot_t *s = &grown[c->n_route_slots];
+	s->view = view;
+	snprintf(s->route, sizeof(s->route), fmt, n);
+	return c->n_route_slots < UINT16_MAX ? (int)c->n_route_slots++ : UINT16_MAX;
+}
+
 static int route_add_domains(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
-			     ruleset_t *rs)
+			     uint16_t slot, ruleset_t *rs)
 {
 	char path[ER_SCHEMA_PATH_MAX], elpath[ER_SCHEMA_PATH_MAX];
 	schema_path_key(path, r->path, "domains");
 	size_t i = 0;
 	for (const cJSON *el = schema_strings_next(r->domains, NULL); el != NULL;
 	     el = schema_strings_next(r->domains, el), i++) {
-		rule_origin_t origin = {
-		    .kind = RULE_ORIGIN_DOMAINS, .file = ctx->cfg->path, .m365_set_id = -1};
+		rule_origin_t origin = { .kind = RULE_ORIGIN_DOMAINS,
+					 .file = ctx->cfg->path,
+					 .m365_set_id = -1,
+					 .route_slot = slot };
 		json_pos_of(ctx->pos, el, &origin.line, &origin.col);
 		char msg[ER_CONFIG_ERR_MAX / 2] = "";
 		int rc = ruleset_add(rs, el->valuestring, chain, &origin, msg, sizeof(msg));
@@ -340,7 +356,7 @@ static int keep_import(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t 
  * ("LIST:LINE:COL: ..."), as zone files are; one that cannot be read gets
  * the config position of its "file" key in front. */
 static int route_add_m365(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
-			  uint32_t dflt, ruleset_t *rs)
+			  uint32_t dflt, uint16_t slot, ruleset_t *rs)
 {
 	char msg[ER_CONFIG_ERR_MAX / 2] = "", path[ER_SCHEMA_PATH_MAX];
 	m365_list_t *list = NULL;
@@ -348,7 +364,8 @@ static int route_add_m365(const schema_ctx_t *ctx, const spec_route_t *r, uint32
 	int rc = m365_list_load(r->m365s.file, &list, msg, sizeof(msg));
 	if (rc == 0) {
 		m365_import_args_t args = { .list = list, .filter = r->m365s.filter, .rules = rs,
-					    .action = chain, .default_action = dflt };
+					    .action = chain, .default_action = dflt,
+					    .route_slot = slot };
 		rc = m365_import(&args, &imp, msg, sizeof(msg));
 	}
 	m365_list_free(list);
@@ -364,22 +381,40 @@ static int route_add_m365(const schema_ctx_t *ctx, const spec_route_t *r, uint32
 	return schema_error(ctx, r->m365s.file_item, false, path, "%s", msg);
 }
 
-/* dflt: the chain exceptions of m365 imports route to. */
+/* dflt: the chain exceptions of m365 imports route to. view: the view's
+ * name for the metrics labels, NULL for the global routes. Each route gets
+ * its label slot, and so does the default after them. */
 static int add_routes(const schema_ctx_t *ctx, const spec_routes_t *routes, uint32_t dflt,
-		      ruleset_t *rs)
+		      const char *view, ruleset_t *rs)
 {
 	for (size_t i = 0; i < routes->n; i++) {
 		const spec_route_t *r = &routes->v[i];
 		char path[ER_SCHEMA_PATH_MAX];
 		uint32_t chain;
 		schema_path_key(path, r->path, "via");
+		int slot = add_route_slot(ctx->cfg, view, "%zu", i);
+		if (slot < 0)
+			return nomem(ctx);
 		int rc = resolve_via(ctx, r->via, path, &chain);
 		if (rc == 0)
-			rc = r->m365 != NULL ? route_add_m365(ctx, r, chain, dflt, rs)
-					     : route_add_domains(ctx, r, chain, rs);
+			rc = r->m365 != NULL
+				     ? route_add_m365(ctx, r, chain, dflt, (uint16_t)slot, rs)
+				     : route_add_domains(ctx, r, chain, (uint16_t)slot, rs);
 		if (rc != 0)
 			return rc;
 	}
+	return 0;
+}
+
+/* The label slot of view's default (index 1 + view, 0 for the global one). */
+static int add_default_slot(const schema_ctx_t *ctx, int view)
+{
+	config_t *c = ctx->cfg;
+	const char *name = view < 0 ? NULL : router_view_name(c->router, (size_t)view);
+	int slot = add_route_slot(c, name, "default", 0);
+	if (slot < 0)
+		return nomem(ctx);
+	c->default_slots[view + 1] = (uint16_t)slot;
 	return 0;
 }
 
@@ -399,7 +434,9 @@ static int add_view(const schema_ctx_t *ctx, spec_view_t *v)
 		return nomem(ctx);
 	if (dflt == ER_ROUTER_NO_DEFAULT)
 		dflt = ctx->cfg->default_chain;
-	return add_routes(ctx, &v->routes, dflt, router_rules(ctx->cfg->router, idx));
+	int rc = add_routes(ctx, &v->routes, dflt, router_view_name(ctx->cfg->router, (size_t)idx),
+			    router_rules(ctx->cfg->router, idx));
+	return rc == 0 ? add_default_slot(ctx, idx) : rc;
 }
 
 static int build_router(const schema_ctx_t *ctx, config_spec_t *spec)
@@ -409,9 +446,21 @@ static int build_router(const schema_ctx_t *ctx, config_spec_t *spec)
 	if (rc != 0)
 		return rc;
 	c->router = router_new(c->default_chain);
-	if (c->router == NULL)
+	c->default_slots = calloc(spec->n_views + 1, sizeof(*c->default_slots));
+	if (c->router == NULL || c->default_slots == NULL)
 		return nomem(ctx);
-	rc = add_routes(ctx, &spec->routes, c->default_chain, router_rules(c->router, -1));
+	static const char *const fixed[ER_ROUTE_SLOTS_FIXED] = {
+		[ER_ROUTE_SLOT_LOCAL] = "local",
+		[ER_ROUTE_SLOT_CHAOS] = "chaos",
+		[ER_ROUTE_SLOT_NONE] = "none",
+	};
+	for (size_t i = 0; i < ER_ROUTE_SLOTS_FIXED; i++) {
+		if (add_route_slot(c, NULL, fixed[i], 0) < 0)
+			return nomem(ctx);
+	}
+	rc = add_routes(ctx, &spec->routes, c->default_chain, NULL, router_rules(c->router, -1));
+	if (rc == 0)
+		rc = add_default_slot(ctx, -1);
 	for (size_t i = 0; rc == 0 && i < spec->n_views; i++)
 		rc = add_view(ctx, &spec->views[i]);
 	return rc;
@@ -550,6 +599,8 @@ static void config_free(config_t *c)
 	for (size_t i = 0; i < c->n_chains; i++)
 		free(c->chains[i].text);
 	free(c->chains);
+	free(c->route_slots); /* their view names are the router's */
+	free(c->default_slots);
 	if (c->router != NULL)
 		router_free(c->router);
 	for (size_t i = 0; i < c->n_m365; i++) { /* after the router: its rules borrow them */

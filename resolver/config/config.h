@@ -67,6 +67,21 @@ typedef struct config_m365 {
 	struct m365_import *import; /* owns the strings its rules' origins borrow */
 } config_m365_t;
 
+/* One value of the (view, route) labels of erdns_answers_total (SPEC 4: a
+ * route's label is its index in `routes`, with the view's name for view
+ * routes). Rules carry their slot (rule_origin_t.route_slot). */
+typedef struct config_route_slot {
+	const char *view; /* the view's name (borrowed from the router), NULL: none */
+	char route[12]; /* "0", "1", ..., "default", "local", "chaos", "none" */
+} config_route_slot_t;
+
+enum {
+	ER_ROUTE_SLOT_LOCAL, /* answered from a local zone */
+	ER_ROUTE_SLOT_CHAOS, /* CHAOS TXT: the routing check, id.server, ... */
+	ER_ROUTE_SLOT_NONE, /* not routed: refused, malformed, not implemented */
+	ER_ROUTE_SLOTS_FIXED
+};
+
 typedef struct config_cache {
 	uint32_t max_mb; /* 64 */
 	uint32_t min_ttl_s; /* 0 */
@@ -101,6 +116,9 @@ typedef struct config {
 	uint32_t default_chain;
 
 	router_t *router;
+	size_t n_route_slots;
+	config_route_slot_t *route_slots;
+	uint16_t *default_slots; /* [0]: the global default's, [1 + v]: view v's */
 	zoneset_t *zones;
 	size_t n_m365;
 	config_m365_t *m365; /* freed after the router */

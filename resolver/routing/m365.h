@@ -120,6 +120,7 @@ typedef struct m365_import_args {
 	ruleset_t *rules;	 /* where the rules go */
 	uint32_t action;	 /* of the selected URLs' rules */
 	uint32_t default_action; /* of the exception rules */
+	uint16_t route_slot; /* for the rules' origins (rule_origin_t.route_slot) */
 } m365_import_args_t;
 
 typedef struct m365_import m365_import_t;

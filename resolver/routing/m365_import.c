@@ -150,6 +150,7 @@ static int add_rule(const struct run *r, ruleset_t *rs, const struct url_rule *u
 	    .m365_set_id = ur->set->id,
 	    .detail = ur->detail,
 	    .text = ur->text,
+	    .route_slot = r->args->route_slot,
 	};
 	size_t before = ruleset_count(rs);
 	int rc = ruleset_add(rs, pattern, action, &origin, msg, sizeof(msg));

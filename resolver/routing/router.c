@@ -133,7 +133,9 @@ void router_decide(const router_t *r, const uint8_t *qname, const struct sockadd
 		   route_decision_t *out)
 {
 	const struct view *v = find_view(r, client);
-	*out = (route_decision_t){ .view = v ? v->name : NULL, .action = r->default_action };
+	*out = (route_decision_t){ .view = v ? v->name : NULL,
+				   .view_index = v ? (int)(v - r->views) : -1,
+				   .action = r->default_action };
 	if (v)
 		out->rule = ruleset_lookup(v->rules, qname);
 	if (!out->rule)

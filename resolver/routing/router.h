@@ -17,6 +17,7 @@ typedef struct router router_t;
 
 typedef struct route_decision {
 	const char *view; /* view name, NULL when the client is in no view */
+	int view_index; /* the view's index, -1 when the client is in no view */
 	const rule_t *rule; /* deciding rule, NULL when a default decided */
 	uint32_t action; /* route-chain index */
 } route_decision_t;

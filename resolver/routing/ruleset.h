@@ -39,6 +39,9 @@ typedef struct rule_origin {
 	 * rule's URL ("teams.microsoft.com" for the pattern "=teams.microsoft.com").
 	 * NULL: the pattern is the source's own syntax (domains). */
 	const char *text;
+	/* The metrics route slot of the route this rule came from
+	 * (config_t.route_slots): the `route` label of erdns_answers_total. */
+	uint16_t route_slot;
 } rule_origin_t;
 
 typedef struct rule {

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "server/stats.h"
+#include "ops/metrics.h"
 
 typedef struct udp_listener udp_listener_t;
 typedef struct tcp_conn tcp_conn_t;
@@ -26,7 +26,7 @@ typedef struct reply_sink {
 	/* Sends msg (len bytes, valid during the call) to client. */
 	void (*send)(void *ctx, const client_t *client, const uint8_t *msg, size_t len);
 	void *ctx;
-	stats_t *stats; /* the worker's counters */
+	metrics_t *stats; /* the worker's counters */
 } reply_sink_t;
 
 #define ER_REPLY_MAX 65535 /* largest DNS message (RFC 1035 4.2.2 length prefix) */

@@ -104,7 +104,7 @@ static uint64_t now_ms(const forwarder_t *f)
 	return f->env.out.now_ms(f->env.out.ctx);
 }
 
-static stats_t *stats_of(const forward_t *fw)
+static metrics_t *stats_of(const forward_t *fw)
 {
 	return fw->owner->env.sink.stats;
 }
@@ -232,7 +232,7 @@ static bool answer_from_cache(forward_t *fw)
 	    DNS_RCODE(wire_read_u16(reply_buf + 2)) == DNS_RCODE_SERVFAIL)
 		return false;
 	if (r == CACHE_STALE)
-		stats_of(fw)->stale_sent += fw->n_waiters;
+		metrics_add(&stats_of(fw)->stale_sent, fw->n_waiters);
 	waiters_answer(&f->env.sink, take_waiters(fw), reply_buf, copy.len,
 		       r == CACHE_STALE ? EDE_STALE_ANSWER : ER_EDE_NONE);
 	return true;
@@ -609,7 +609,7 @@ static bool join_inflight(forwarder_t *f, const client_t *client, const uint8_t 
 		waiter_set_next(wt, fw->waiters);
 		fw->waiters = wt;
 		fw->n_waiters++;
-		f->env.sink.stats->coalesced++;
+		metrics_add(&f->env.sink.stats->coalesced, 1);
 	}
 	return true; /* a prefetch of a question in flight is already done */
 }
@@ -651,7 +651,7 @@ static void track(forwarder_t *f, forward_t *fw)
 void forward_start(forwarder_t *f, const client_t *client, const uint8_t *pkt, size_t len,
 		   const dns_query_t *q, uint32_t chain)
 {
-	stats_t *stats = f->env.sink.stats;
+	metrics_t *stats = f->env.sink.stats;
 	bool shared = forward_is_shareable(f->config, q, chain);
 	uint32_t hash = shared ? question_hash(q, chain) : 0;
 	if (shared && join_inflight(f, client, pkt, len, q, chain, hash))
@@ -675,9 +675,9 @@ void forward_start(forwarder_t *f, const client_t *client, const uint8_t *pkt, s
 	fw->is_shared = shared;
 	fw->hash = hash;
 	track(f, fw);
-	stats->forwarded++;
+	metrics_add(&stats->forwarded, 1);
 	if (client == NULL)
-		stats->prefetches++;
+		metrics_add(&stats->prefetches, 1);
 	start_group(fw);
 }
 

@@ -30,14 +30,14 @@ struct prober {
 	outbound_t out;
 	health_table_t *health;
 	health_view_t *view;
-	stats_t *stats;
+	metrics_t *stats;
 	probe_t probes[ER_HEALTH_MAX_ADDRS]; /* by health id */
 };
 
 static const uint8_t root_name[1] = { 0 };
 
 prober_t *prober_new(const outbound_t *out, health_table_t *health, health_view_t *view,
-		     stats_t *stats)
+		     metrics_t *stats)
 {
 	prober_t *p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -87,7 +87,7 @@ static void on_probe_done(void *owner, int status, const uint8_t *resp, size_t l
 		break;
 	}
 	if (marked_up) {
-		p->stats->servers_up++;
+		metrics_add(&p->stats->servers_up, 1);
 		log_address(p, probe->id, "answers probes again: marked up");
 	}
 }
@@ -109,7 +109,7 @@ static void probe_start(prober_t *p, probe_t *probe, const health_policy_t *poli
 	};
 	probe->attempt = p->out.start(p->out.ctx, &params, on_probe_done, probe);
 	if (probe->attempt)
-		p->stats->probes_sent++;
+		metrics_add(&p->stats->probes_sent, 1);
 }
 
 void prober_tick(prober_t *p)

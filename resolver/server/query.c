@@ -80,7 +80,7 @@ static void answer_chaos(worker_t *w, const client_t *client, const dns_query_t 
 		describe_live(w, client, q, text, sizeof(text));
 		break;
 	}
-	worker_stats(w)->chaos_answers++;
+	metrics_add(&worker_stats(w)->chaos_answers, 1);
 	size_t len = reply_build_txt(q, text, out_buf, sizeof(out_buf));
 	if (len > 0)
 		query_reply(w, client, out_buf, len);
@@ -97,7 +97,7 @@ static void answer_local(worker_t *w, const client_t *client, const dns_query_t 
 	size_t limit = reply_size_limit(q, client->conn != NULL);
 	size_t out = reply_finalize(q, zone_buf, len, ER_EDE_NONE, limit, out_buf,
 				    sizeof(out_buf));
-	worker_stats(w)->local_answers++;
+	metrics_add(&worker_stats(w)->local_answers, 1);
 	if (out > 0)
 		query_reply(w, client, out_buf, out);
 }
@@ -121,7 +121,7 @@ static bool answer_from_cache(worker_t *w, const client_t *client, const uint8_t
 					      sizeof(out_buf));
 	if (out == 0)
 		return false;
-	worker_stats(w)->cache_answers++;
+	metrics_add(&worker_stats(w)->cache_answers, 1);
 	query_reply(w, client, out_buf, out);
 	if (copy.should_prefetch && c->cache.prefetch)
 		forward_start(worker_forwarder(w), NULL, pkt, len, q, chain);
@@ -135,11 +135,11 @@ static bool answer_locally(worker_t *w, const client_t *client, wire_status_t st
 {
 	switch (st) {
 	case WIRE_FORMERR:
-		worker_stats(w)->formerr_sent++;
+		metrics_add(&worker_stats(w)->formerr_sent, 1);
 		reply_error(w, client, q, DNS_RCODE_FORMERR, ER_EDE_NONE);
 		return true;
 	case WIRE_NOTIMP:
-		worker_stats(w)->notimp_sent++;
+		metrics_add(&worker_stats(w)->notimp_sent, 1);
 		reply_error(w, client, q, DNS_RCODE_NOTIMP, ER_EDE_NONE);
 		return true;
 	case WIRE_BADVERS:
@@ -155,7 +155,7 @@ static bool answer_locally(worker_t *w, const client_t *client, wire_status_t st
 	/* A forwarder serves class IN; zone transfers are not proxied. */
 	if (q->qclass != DNS_CLASS_IN || q->qtype == DNS_TYPE_AXFR ||
 	    q->qtype == DNS_TYPE_IXFR) {
-		worker_stats(w)->notimp_sent++;
+		metrics_add(&worker_stats(w)->notimp_sent, 1);
 		reply_error(w, client, q, DNS_RCODE_NOTIMP, ER_EDE_NONE);
 		return true;
 	}
@@ -171,12 +171,12 @@ void query_receive(worker_t *w, const client_t *client, const uint8_t *pkt, size
 	dns_query_t q;
 	wire_status_t st = wire_parse_query(pkt, len, &q);
 	if (st == WIRE_DROP) {
-		worker_stats(w)->malformed_dropped++;
+		metrics_add(&worker_stats(w)->malformed_dropped, 1);
 		return;
 	}
 	const struct sockaddr *from = (const struct sockaddr *)&client->addr;
 	if (!acl_allows(worker_config(w)->allow, from)) {
-		worker_stats(w)->refused_acl++;
+		metrics_add(&worker_stats(w)->refused_acl, 1);
 		reply_error(w, client, &q, DNS_RCODE_REFUSED, ER_EDE_NONE);
 		return;
 	}

@@ -238,7 +238,7 @@ static void accept_one(tcp_listener_t *l, uv_stream_t *server)
 		return;
 	}
 	if (set->n > ER_TCP_MAX_CONNS) {
-		worker_stats(w)->tcp_rejected++;
+		metrics_add(&worker_stats(w)->tcp_rejected, 1);
 		conn_close(c);
 	}
 }

@@ -125,13 +125,13 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 	if (nread <= 0 || from == NULL)
 		return;
 	if (flags & UV_UDP_PARTIAL) {
-		worker_stats(w)->malformed_dropped++;
+		metrics_add(&worker_stats(w)->malformed_dropped, 1);
 		return;
 	}
 	client_t client = { .udp = l, .conn = NULL };
 	memcpy(&client.addr, from,
 	       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	worker_stats(w)->queries_udp++;
+	metrics_add(&worker_stats(w)->queries_udp, 1);
 	query_receive(w, &client, (const uint8_t *)buf->base, (size_t)nread);
 }
 

@@ -74,12 +74,12 @@ static void answer_one(const reply_sink_t *sink, waiter_t *wt, const uint8_t *re
 	size_t out = reply_finalize_forwarded(&wt->q, resp, len, ede, limit, waiter_buf,
 					      sizeof(waiter_buf));
 	if (out == 0) {
-		sink->stats->servfail_sent++;
+		metrics_add(&sink->stats->servfail_sent, 1);
 		out = reply_build_error(&wt->q, DNS_RCODE_SERVFAIL, ER_EDE_NONE, waiter_buf,
 					sizeof(waiter_buf));
 	} else if ((wire_read_u16(waiter_buf + 2) & DNS_FLAG_TC) &&
 		   !(wire_read_u16(resp + 2) & DNS_FLAG_TC)) {
-		sink->stats->truncated_sent++;
+		metrics_add(&sink->stats->truncated_sent, 1);
 	}
 	if (out > 0)
 		sink->send(sink->ctx, &wt->client, waiter_buf, out);
@@ -100,7 +100,7 @@ void waiters_fail(const reply_sink_t *sink, waiter_t *list, int ede)
 {
 	while (list) {
 		waiter_t *next = list->next;
-		sink->stats->servfail_sent++;
+		metrics_add(&sink->stats->servfail_sent, 1);
 		size_t out = reply_build_error(&list->q, DNS_RCODE_SERVFAIL, ede, waiter_buf,
 					       sizeof(waiter_buf));
 		if (out > 0)

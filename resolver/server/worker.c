@@ -65,7 +65,7 @@ struct worker {
 	tcp_conn_set_t *conns;
 	int exit_status; /* 0, or the uv_loop_close error */
 
-	stats_t stats;
+	metrics_t stats;
 };
 
 /* --- accessors ----------------------------------------------------------- */
@@ -75,7 +75,7 @@ uv_loop_t *worker_loop(worker_t *w)
 	return &w->loop;
 }
 
-stats_t *worker_stats(worker_t *w)
+metrics_t *worker_stats(worker_t *w)
 {
 	return &w->stats;
 }

@@ -18,7 +18,7 @@
 
 #include "cache/cache.h"
 #include "config/config.h"
-#include "server/stats.h"
+#include "ops/metrics.h"
 #include "upstream/health_table.h"
 
 typedef struct worker worker_t;
@@ -55,7 +55,7 @@ bool worker_wait_config(worker_t *w, const config_t *config, unsigned timeout_ms
 
 /* For the listeners and the pipeline, on the worker's own thread. */
 uv_loop_t *worker_loop(worker_t *w);
-stats_t *worker_stats(worker_t *w);
+metrics_t *worker_stats(worker_t *w);
 const config_t *worker_config(const worker_t *w);
 cache_t *worker_cache(worker_t *w);
 struct forwarder *worker_forwarder(worker_t *w);

@@ -58,7 +58,7 @@ struct attempt {
 	uint8_t query[2 + ER_ATTEMPT_QUERY_MAX]; /* TCP length prefix + message */
 	size_t query_len;
 	uint64_t sent_at_us;
-	stats_t *stats;
+	metrics_t *stats;
 	struct tcp_pool *tcp_pool; /* borrowed from the caller, or NULL */
 	tcp_pool_req_t *pool_req; /* while the pool holds our query */
 	attempt_cb cb;
@@ -137,13 +137,13 @@ static void on_timeout(uv_timer_t *timer)
 		 * keep listening after a retransmission to another server). */
 		attempt_slow_cb slow = a->on_slow;
 		a->on_slow = NULL;
-		a->stats->upstream_timeouts++;
+		metrics_add(&a->stats->upstream_timeouts, 1);
 		uv_timer_start(&a->timer, on_timeout, a->linger_ms, 0);
 		slow(a->owner);
 		return;
 	}
 	if (a->linger_ms == 0)
-		a->stats->upstream_timeouts++;
+		metrics_add(&a->stats->upstream_timeouts, 1);
 	finish(a, UV_ETIMEDOUT, NULL, 0);
 }
 
@@ -167,7 +167,7 @@ static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	attempt_t *a = stream->data;
 	(void)buf;
 	if (nread < 0) {
-		a->stats->upstream_errors++;
+		metrics_add(&a->stats->upstream_errors, 1);
 		finish(a, nread == UV_EOF ? -ECONNRESET : (int)nread, NULL, 0);
 		return;
 	}
@@ -179,7 +179,7 @@ static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (!answer_matches(a, a->tcp_buf + 2, msg_len)) {
 		/* A stream cannot resynchronise past a wrong answer. */
-		a->stats->mismatched_dropped++;
+		metrics_add(&a->stats->mismatched_dropped, 1);
 		finish(a, -EBADMSG, NULL, 0);
 		return;
 	}
@@ -190,7 +190,7 @@ static void on_tcp_written(uv_write_t *req, int status)
 {
 	attempt_t *a = req->data;
 	if (status < 0 && !a->is_done) {
-		a->stats->upstream_errors++;
+		metrics_add(&a->stats->upstream_errors, 1);
 		finish(a, status, NULL, 0);
 	}
 }
@@ -201,7 +201,7 @@ static void on_tcp_connected(uv_connect_t *req, int status)
 	if (a->is_done)
 		return;
 	if (status < 0) {
-		a->stats->upstream_errors++;
+		metrics_add(&a->stats->upstream_errors, 1);
 		finish(a, status, NULL, 0);
 		return;
 	}
@@ -210,7 +210,7 @@ static void on_tcp_connected(uv_connect_t *req, int status)
 	if (rc == 0)
 		rc = uv_read_start((uv_stream_t *)&a->tcp, on_tcp_alloc, on_tcp_read);
 	if (rc < 0) {
-		a->stats->upstream_errors++;
+		metrics_add(&a->stats->upstream_errors, 1);
 		finish(a, rc, NULL, 0);
 	}
 }
@@ -220,7 +220,7 @@ static void on_pool_answer(void *owner, int status, const uint8_t *resp, size_t 
 	attempt_t *a = owner;
 	a->pool_req = NULL; /* freed by the pool after this callback */
 	if (status < 0)
-		a->stats->upstream_errors++;
+		metrics_add(&a->stats->upstream_errors, 1);
 	finish(a, status, resp, len);
 }
 
@@ -237,7 +237,7 @@ static int start_pooled_tcp(attempt_t *a)
 	};
 	int rc = tcp_pool_send(a->tcp_pool, &q, on_pool_answer, a, &a->pool_req);
 	if (rc == UV_EBUSY)
-		a->stats->upstream_tcp_pool_full++;
+		metrics_add(&a->stats->upstream_tcp_pool_full, 1);
 	return rc;
 }
 
@@ -270,11 +270,11 @@ static int start_tcp(attempt_t *a)
 
 static void switch_to_tcp(attempt_t *a)
 {
-	a->stats->upstream_tcp_retries++;
+	metrics_add(&a->stats->upstream_tcp_retries, 1);
 	release_udp(a);
 	int rc = start_tcp(a);
 	if (rc < 0) {
-		a->stats->upstream_errors++;
+		metrics_add(&a->stats->upstream_errors, 1);
 		finish(a, rc, NULL, 0);
 	}
 }
@@ -286,12 +286,12 @@ static void on_udp_recv(void *owner, ssize_t nread, const uint8_t *pkt,
 	if (a->is_done)
 		return;
 	if (nread < 0) {
-		a->stats->upstream_errors++;
+		metrics_add(&a->stats->upstream_errors, 1);
 		finish(a, (int)nread, NULL, 0);
 		return;
 	}
 	if (!sockaddr_equal(from, (const struct sockaddr *)&a->server)) {
-		a->stats->mismatched_dropped++;
+		metrics_add(&a->stats->mismatched_dropped, 1);
 		return;
 	}
 	if (is_truncated) {
@@ -307,7 +307,7 @@ static void on_udp_recv(void *owner, ssize_t nread, const uint8_t *pkt,
 		return;
 	}
 	if (!answer_matches(a, pkt, (size_t)nread)) {
-		a->stats->mismatched_dropped++;
+		metrics_add(&a->stats->mismatched_dropped, 1);
 		return;
 	}
 	finish(a, 0, pkt, (size_t)nread);
@@ -364,6 +364,6 @@ attempt_t *attempt_start(uv_loop_t *loop, const attempt_params_t *p, attempt_cb 
 		attempt_cancel(a);
 		return NULL;
 	}
-	p->stats->upstream_attempts++;
+	metrics_add(&p->stats->upstream_attempts, 1);
 	return a;
 }

@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "dns/wire.h"
-#include "server/stats.h"
+#include "ops/metrics.h"
 
 typedef struct attempt attempt_t;
 struct tcp_pool;
@@ -43,7 +43,7 @@ typedef struct attempt_params {
 	bool tcp_only;
 	const uint8_t *option; /* an EDNS option to send (ECS), or NULL; copied */
 	size_t option_len;
-	stats_t *stats; /* the worker's counters, outlives the attempt */
+	metrics_t *stats; /* the worker's counters, outlives the attempt */
 	struct tcp_pool *tcp_pool; /* the worker's upstream TCP connections, or NULL
 				    * for a connection of the attempt's own */
 	struct udp_pool *udp_pool; /* the worker's upstream UDP sockets; required

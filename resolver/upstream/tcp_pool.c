@@ -92,7 +92,7 @@ struct upconn {
 
 struct tcp_pool {
 	uv_loop_t *loop;
-	stats_t *stats;
+	metrics_t *stats;
 	tcp_pool_limits_t lim;
 	upconn_t *conns; /* active: not closing */
 	uint32_t n_active;
@@ -197,7 +197,7 @@ static int conn_write(upconn_t *c, tcp_pool_req_t *r)
 		return rc;
 	}
 	if (c->n_sent++ > 0)
-		c->pool->stats->upstream_tcp_reused++;
+		metrics_add(&c->pool->stats->upstream_tcp_reused, 1);
 	return 0;
 }
 
@@ -375,7 +375,7 @@ static int conn_open(tcp_pool_t *pool, const struct sockaddr *server, upconn_t *
 		conn_close(c, rc); /* nothing pending: no callback */
 		return rc;
 	}
-	pool->stats->upstream_tcp_connects++;
+	metrics_add(&pool->stats->upstream_tcp_connects, 1);
 	*out = c;
 	return 0;
 }
@@ -494,7 +494,7 @@ static uint32_t limit_or(uint32_t value, uint32_t fallback, uint32_t max)
 	return value > max ? max : value;
 }
 
-tcp_pool_t *tcp_pool_new(uv_loop_t *loop, stats_t *stats, const tcp_pool_limits_t *limits)
+tcp_pool_t *tcp_pool_new(uv_loop_t *loop, metrics_t *stats, const tcp_pool_limits_t *limits)
 {
 	tcp_pool_t *pool = calloc(1, sizeof(*pool));
 	if (pool == NULL)

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "server/stats.h"
+#include "ops/metrics.h"
 
 #define ER_TCP_POOL_PER_SERVER 2 /* RFC 7766 6.2.2: few connections per server */
 #define ER_TCP_POOL_MAX 64 /* per worker */
@@ -58,7 +58,7 @@ typedef void (*tcp_pool_cb)(void *owner, int status, const uint8_t *resp, size_t
 
 /* A pool on loop; stats must outlive it. limits NULL: the ER_TCP_POOL_*
  * defaults. Returns NULL when out of memory. */
-tcp_pool_t *tcp_pool_new(uv_loop_t *loop, stats_t *stats, const tcp_pool_limits_t *limits);
+tcp_pool_t *tcp_pool_new(uv_loop_t *loop, metrics_t *stats, const tcp_pool_limits_t *limits);
 
 /*
  * Closes every connection. Callers cancel their requests first: a request

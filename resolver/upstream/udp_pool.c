@@ -48,7 +48,7 @@ struct udp_pool_sock {
 
 struct udp_pool {
 	uv_loop_t *loop;
-	stats_t *stats;
+	metrics_t *stats;
 	udp_pool_sock_t *idle[2]; /* LIFO per family: the most recently used first */
 	size_t n_idle[2];
 	size_t n_open; /* sockets whose handle is not closed yet */
@@ -59,7 +59,7 @@ struct udp_pool {
  * consumes it before returning. */
 static _Thread_local uint8_t recv_buf[ER_UDP_POOL_RECV_BUF];
 
-udp_pool_t *udp_pool_new(uv_loop_t *loop, stats_t *stats)
+udp_pool_t *udp_pool_new(uv_loop_t *loop, metrics_t *stats)
 {
 	udp_pool_t *pool = calloc(1, sizeof(*pool));
 	if (pool == NULL)
@@ -110,7 +110,7 @@ static void on_readable(uv_poll_t *poll, int status, int events)
 		return;
 	if (s->cb == NULL) {
 		if (n >= 0)
-			s->pool->stats->mismatched_dropped++;
+			metrics_add(&s->pool->stats->mismatched_dropped, 1);
 		return;
 	}
 	if (n < 0) {

@@ -22,7 +22,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
-#include "server/stats.h"
+#include "ops/metrics.h"
 
 #define ER_UDP_POOL_IDLE_MAX 1024 /* idle sockets kept per address family */
 #define ER_UDP_POOL_RECV_BUF 4096 /* larger datagrams arrive marked truncated */
@@ -42,7 +42,7 @@ typedef void (*udp_pool_recv_cb)(void *owner, ssize_t len, const uint8_t *pkt,
 
 /* A pool on loop; stats must outlive it (datagrams nobody waits for are
  * counted as mismatched_dropped). Returns NULL when out of memory. */
-udp_pool_t *udp_pool_new(uv_loop_t *loop, stats_t *stats);
+udp_pool_t *udp_pool_new(uv_loop_t *loop, metrics_t *stats);
 
 /*
  * Closes every idle socket. Users give their sockets back first; a socket

@@ -92,7 +92,7 @@ typedef struct fixture {
 	size_t n_refused; /* starts refused by refusing_start */
 	recorded_reply_t replies[MAX_REPLIES];
 	size_t n_replies;
-	stats_t stats;
+	metrics_t stats;
 	config_t *config;
 	cache_t *cache;
 	health_table_t *health;

@@ -321,7 +321,7 @@ static void run_until(uv_loop_t *loop, pred_fn pred, void *arg)
 
 typedef struct fixture {
 	uv_loop_t loop;
-	stats_t stats;
+	metrics_t stats;
 	tcp_pool_t *pool;
 } fixture_t;
 

@@ -26,7 +26,7 @@
 
 typedef struct fixture {
 	uv_loop_t loop;
-	stats_t stats;
+	metrics_t stats;
 	udp_pool_t *pool;
 	int upstream_fd; /* the stand-in upstream */
 	struct sockaddr_storage upstream;
