@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "config/config.h"
+#include "dns/wire.h"
 #include "ops/metrics.h"
 
 typedef struct udp_listener udp_listener_t;
@@ -22,9 +24,35 @@ typedef struct client {
 	tcp_conn_t *conn; /* TCP: the connection (kept alive by tcp_conn_hold) */
 } client_t;
 
+/* How a query was routed, kept with it until it is answered. */
+typedef struct query_meta {
+	uint16_t route_slot; /* config_t.route_slots */
+	int view_index; /* -1: no view */
+	const rule_t *rule; /* the deciding rule, NULL when a default decided;
+			     * valid while its config snapshot is */
+	uint64_t received_ns; /* uv_hrtime() at arrival, 0 when not measured */
+} query_meta_t;
+
+/* One answered query, for the metrics and the query log (SPEC 4). Every
+ * pointer is valid during the call only. */
+typedef struct query_event {
+	const client_t *client;
+	const dns_query_t *q;
+	const config_t *config; /* the snapshot it was answered under */
+	const query_meta_t *meta;
+	uint32_t chain; /* route chain, when forwarded or cached */
+	bool is_routed; /* chain is meaningful */
+	bool is_fallback; /* answered by a later group than the chain's first */
+	int upstream; /* health id of the server that answered, -1: none */
+	unsigned rcode; /* of the reply sent */
+	cache_result_kind_t cache;
+} query_event_t;
+
 typedef struct reply_sink {
 	/* Sends msg (len bytes, valid during the call) to client. */
 	void (*send)(void *ctx, const client_t *client, const uint8_t *msg, size_t len);
+	/* Records an answered query; may be NULL. */
+	void (*done)(void *ctx, const query_event_t *ev);
 	void *ctx;
 	metrics_t *stats; /* the worker's counters */
 } reply_sink_t;

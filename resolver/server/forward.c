@@ -190,6 +190,7 @@ static void unlink_and_free(forward_t *fw)
 	if (fw->next)
 		fw->next->prev = fw->prev;
 	f->n_inflight--;
+	metrics_set(&f->env.sink.stats->inflight, f->n_inflight);
 	if (fw->is_in_bucket)
 		bucket_remove(fw);
 	config_unref(fw->config);
@@ -202,6 +203,13 @@ static cache_key_t key_of(const forward_t *fw)
 }
 
 /* --- endings ------------------------------------------------------------- */
+
+static answer_info_t info_of(const forward_t *fw, int upstream, bool is_fallback,
+			     cache_result_kind_t cache)
+{
+	return (answer_info_t){ .config = fw->config, .chain = fw->chain, .upstream = upstream,
+				.is_fallback = is_fallback, .cache = cache };
+}
 
 /* RFC 9520: the chain failed; remember it for this question so that the
  * clients' retries do not reach the upstreams again at once. A stale entry
@@ -233,8 +241,9 @@ static bool answer_from_cache(forward_t *fw)
 		return false;
 	if (r == CACHE_STALE)
 		metrics_add(&stats_of(fw)->stale_sent, fw->n_waiters);
+	answer_info_t info = info_of(fw, -1, false, r == CACHE_STALE ? ER_CACHE_STALE : ER_CACHE_HIT);
 	waiters_answer(&f->env.sink, take_waiters(fw), reply_buf, copy.len,
-		       r == CACHE_STALE ? EDE_STALE_ANSWER : ER_EDE_NONE);
+		       r == CACHE_STALE ? EDE_STALE_ANSWER : ER_EDE_NONE, &info);
 	return true;
 }
 
@@ -251,15 +260,18 @@ static void fail(forward_t *fw)
 	int ede = fw->saw_timeout	  ? EDE_NO_REACHABLE_AUTHORITY
 		  : fw->saw_network_error ? EDE_NETWORK_ERROR
 					  : ER_EDE_NONE;
-	waiters_fail(&f->env.sink, take_waiters(fw), ede);
+	answer_info_t info = info_of(fw, -1, false, ER_CACHE_MISS);
+	waiters_fail(&f->env.sink, take_waiters(fw), ede, &info);
 	unlink_and_free(fw);
 }
 
-/* resp belongs to the attempt that just answered; an answer from a later
- * group is copied and its TTLs lowered to fallback_ttl_s (SPEC 2.2). */
-static void relay(forward_t *fw, const uint8_t *resp, size_t len, bool is_fallback)
+/* resp belongs to the attempt that just answered (upstream: its health
+ * id); an answer from a later group is copied and its TTLs lowered to
+ * fallback_ttl_s (SPEC 2.2). */
+static void relay(forward_t *fw, const uint8_t *resp, size_t len, int upstream, bool is_fallback)
 {
 	forwarder_t *f = fw->owner;
+	metrics_add(&stats_of(fw)->chain_answers[metrics_chain_index(fw->chain)][is_fallback], 1);
 	if (is_fallback && len <= sizeof(reply_buf)) {
 		memcpy(reply_buf, resp, len);
 		if (reply_cap_ttls(reply_buf, len, fw->config->cache.fallback_ttl_s) == 0)
@@ -276,7 +288,8 @@ static void relay(forward_t *fw, const uint8_t *resp, size_t len, bool is_fallba
 		(void)cache_insert(f->env.cache, &ins, now_ms(f)); /* "not cacheable" is fine */
 	}
 	cancel_attempts(fw); /* not the one that answered: resp stays valid */
-	waiters_answer(&f->env.sink, take_waiters(fw), resp, len, ER_EDE_NONE);
+	answer_info_t info = info_of(fw, upstream, is_fallback, ER_CACHE_MISS);
+	waiters_answer(&f->env.sink, take_waiters(fw), resp, len, ER_EDE_NONE, &info);
 	unlink_and_free(fw);
 }
 
@@ -286,10 +299,11 @@ static void next_group(forward_t *fw)
 		fail(fw);
 		return;
 	}
+	metrics_add(&stats_of(fw)->chain_failovers[metrics_chain_index(fw->chain)][fw->chain_pos], 1);
 	fw->chain_pos++;
 	fw->rounds = 0;
 	fw->excluded = 0;
-	stats_of(fw)->failovers++;
+	metrics_add(&stats_of(fw)->failovers, 1);
 	start_group(fw);
 }
 
@@ -312,7 +326,7 @@ static void record_failure(attempt_slot_t *slot, bool timed_out)
 		sockaddr_format(health_table_addr(f->env.health, id), addr, sizeof(addr));
 		log_warn("upstream %s marked down after %u failures in a row", addr,
 			 group_at(fw, slot->chain_pos)->max_fails);
-		stats_of(fw)->servers_down++;
+		metrics_add(&stats_of(fw)->servers_down, 1);
 	}
 }
 
@@ -333,6 +347,30 @@ static bool already_counted(const forward_t *fw, const attempt_slot_t *slot)
 /* The health column of the outcome table. A timeout counts once per server
  * per query: a slow slot was counted when its timeout passed, and a
  * retransmission to a server already counted adds nothing. */
+/* The per-address counters of an attempt's result (SPEC 4). */
+static void count_outcome(forward_t *fw, uint16_t id, outcome_t outcome, const uint8_t *resp,
+			  uint32_t rtt_us)
+{
+	metrics_t *m = stats_of(fw);
+	static const uint8_t uperr[16] = {
+		[DNS_RCODE_SERVFAIL] = ER_UPERR_SERVFAIL + 1, [DNS_RCODE_REFUSED] = ER_UPERR_REFUSED + 1,
+		[DNS_RCODE_FORMERR] = ER_UPERR_FORMERR + 1, [DNS_RCODE_NOTIMP] = ER_UPERR_NOTIMP + 1,
+	};
+	switch (outcome) {
+	case OUTCOME_ANSWER:
+		metrics_upstream_rtt(m, id, rtt_us);
+		break;
+	case OUTCOME_ERROR_RCODE: {
+		unsigned e = uperr[DNS_RCODE(wire_read_u16(resp + 2))];
+		if (e > 0)
+			metrics_add(&m->upstream[id].errors[e - 1], 1);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
 static void apply_health(attempt_slot_t *slot, outcome_t outcome, uint32_t rtt_us)
 {
 	forward_t *fw = slot->fw;
@@ -353,7 +391,7 @@ static void apply_health(attempt_slot_t *slot, outcome_t outcome, uint32_t rtt_u
 	}
 	if (marked_up) {
 		log_transition(fw, id, "is answering again: marked up");
-		stats_of(fw)->servers_up++;
+		metrics_add(&stats_of(fw)->servers_up, 1);
 	}
 }
 
@@ -366,6 +404,7 @@ static void on_attempt_slow(void *owner)
 	attempt_slot_t *slot = owner;
 	forward_t *fw = slot->fw;
 	fw->saw_timeout = true;
+	metrics_add(&stats_of(fw)->upstream[slot_health_id(slot)].timeouts, 1);
 	if (!already_counted(fw, slot))
 		record_failure(slot, true);
 	slot->is_slow = true;
@@ -384,15 +423,18 @@ static void on_attempt_done(void *owner, int status, const uint8_t *resp, size_t
 	if (fw->current == slot)
 		fw->current = NULL;
 	outcome_t outcome = outcome_classify(status, resp, len);
+	if (outcome == OUTCOME_TIMEOUT && !slot->is_slow) /* a slow one was counted */
+		metrics_add(&stats_of(fw)->upstream[slot_health_id(slot)].timeouts, 1);
+	count_outcome(fw, slot_health_id(slot), outcome, resp, rtt_us);
 	apply_health(slot, outcome, rtt_us);
 	switch (outcome_rule(outcome)->query) {
 	case QUERY_RELAY:
 		if (slot->is_slow)
-			stats_of(fw)->late_answers++;
-		relay(fw, resp, len, slot->chain_pos > 0);
+			metrics_add(&stats_of(fw)->late_answers, 1);
+		relay(fw, resp, len, slot_health_id(slot), slot->chain_pos > 0);
 		return;
 	case QUERY_NEXT_SERVER_ONCE:
-		stats_of(fw)->upstream_servfail++;
+		metrics_add(&stats_of(fw)->upstream_servfail, 1);
 		if (slot->chain_pos == fw->chain_pos)
 			fw->excluded |= 1u << slot->server;
 		break;
@@ -478,6 +520,8 @@ static void start_attempt(forward_t *fw, attempt_slot_t *slot, uint64_t now)
 		.option_len = ecs_len,
 	};
 	slot->attempt = f->env.out.start(f->env.out.ctx, &params, on_attempt_done, slot);
+	if (slot->attempt)
+		metrics_add(&f->env.sink.stats->upstream[id].queries, 1);
 }
 
 static void try_next_server(forward_t *fw)
@@ -596,14 +640,15 @@ bool forward_is_shareable(const config_t *c, const dns_query_t *q, uint32_t chai
 	return q->ecs == NULL || !c->chains[chain].may_pass_ecs;
 }
 
-static bool join_inflight(forwarder_t *f, const client_t *client, const uint8_t *pkt,
-			  size_t len, const dns_query_t *q, uint32_t chain, uint32_t hash)
+static bool join_inflight(forwarder_t *f, const client_t *client, const query_meta_t *meta,
+			  const uint8_t *pkt, size_t len, const dns_query_t *q, uint32_t chain,
+			  uint32_t hash)
 {
 	forward_t *fw = find_inflight(f, q, chain, hash);
 	if (fw == NULL)
 		return false;
 	if (client) {
-		waiter_t *wt = waiter_new(client, pkt, len, q);
+		waiter_t *wt = waiter_new(client, pkt, len, q, meta);
 		if (wt == NULL)
 			return true; /* dropped: out of memory */
 		waiter_set_next(wt, fw->waiters);
@@ -640,6 +685,7 @@ static void track(forwarder_t *f, forward_t *fw)
 		f->inflight->prev = fw;
 	f->inflight = fw;
 	f->n_inflight++;
+	metrics_set(&f->env.sink.stats->inflight, f->n_inflight);
 	if (fw->is_shared) {
 		forward_t **bucket = &f->buckets[fw->hash & (ER_INFLIGHT_BUCKETS - 1)];
 		fw->bucket_next = *bucket;
@@ -648,22 +694,22 @@ static void track(forwarder_t *f, forward_t *fw)
 	}
 }
 
-void forward_start(forwarder_t *f, const client_t *client, const uint8_t *pkt, size_t len,
-		   const dns_query_t *q, uint32_t chain)
+void forward_start(forwarder_t *f, const client_t *client, const query_meta_t *meta,
+		   const uint8_t *pkt, size_t len, const dns_query_t *q, uint32_t chain)
 {
 	metrics_t *stats = f->env.sink.stats;
 	bool shared = forward_is_shareable(f->config, q, chain);
 	uint32_t hash = shared ? question_hash(q, chain) : 0;
-	if (shared && join_inflight(f, client, pkt, len, q, chain, hash))
+	if (shared && join_inflight(f, client, meta, pkt, len, q, chain, hash))
 		return;
 	if (f->n_inflight >= f->env.max_inflight) {
-		stats->overload_dropped++;
+		metrics_add(&stats->overload_dropped, 1);
 		return;
 	}
 	forward_t *fw = forward_new(f, pkt, len, q, chain);
-	waiter_t *wt = client ? waiter_new(client, pkt, len, q) : NULL;
+	waiter_t *wt = client ? waiter_new(client, pkt, len, q, meta) : NULL;
 	if (fw == NULL || (client && wt == NULL)) {
-		stats->overload_dropped++;
+		metrics_add(&stats->overload_dropped, 1);
 		if (fw)
 			config_unref(fw->config);
 		free(fw);

@@ -67,10 +67,11 @@ int forwarder_preferred_server(const forwarder_t *f, size_t gi, uint64_t now_ms)
 bool forward_is_shareable(const config_t *c, const dns_query_t *q, uint32_t chain);
 
 /* Forwards q (pointing into pkt; both copied) on chain of the forwarder's
- * config. client NULL is a prefetch: nobody waits, the answer refreshes the
+ * config; meta (copied; may be NULL) says how it was routed, for the query
+ * events. client NULL is a prefetch: nobody waits, the answer refreshes the
  * cache. */
-void forward_start(forwarder_t *f, const client_t *client, const uint8_t *pkt, size_t len,
-		   const dns_query_t *q, uint32_t chain);
+void forward_start(forwarder_t *f, const client_t *client, const query_meta_t *meta,
+		   const uint8_t *pkt, size_t len, const dns_query_t *q, uint32_t chain);
 /* Cancels every forwarded query without replying (shutdown). */
 void forward_cancel_all(forwarder_t *f);
 

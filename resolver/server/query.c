@@ -1,13 +1,18 @@
 /*
  * The per-query pipeline, top to bottom (STYLE: listener -> ACL -> CHAOS ->
- * local zone -> route -> upstream -> reply). Everything up to the route is
- * answered synchronously from a thread-local buffer; only forwarding
- * allocates (the forward_t that outlives this call).
+ * local zone -> route -> cache -> forwarder -> reply). Everything up to the
+ * route is answered synchronously from a thread-local buffer; only
+ * forwarding allocates (the forward_t that outlives this call).
+ *
+ * Every reply produces one query event (client.h): the answers family of
+ * the metrics and the query log both read it, so they cannot disagree.
+ * Answers from upstreams produce theirs when the forwarder delivers them
+ * (query_record, the worker's reply sink).
  */
+#include "server/query.h"
+
 #include <stdio.h>
 #include <string.h>
-
-#include "server/query.h"
 
 #include "config/describe.h"
 #include "dns/chaos.h"
@@ -17,6 +22,15 @@
 #include "server/udp_listener.h"
 #include "util/sockaddr.h"
 
+/* One query on its way through the pipeline. */
+typedef struct pipeline {
+	worker_t *w;
+	const config_t *c; /* the worker's snapshot, for the whole query */
+	metrics_t *m;
+	const client_t *client;
+	const dns_query_t *q;
+	query_meta_t meta;
+} pipeline_t;
 
 static _Thread_local uint8_t out_buf[ER_REPLY_MAX];
 
@@ -31,136 +45,160 @@ void query_reply(void *worker, const client_t *client, const uint8_t *msg, size_
 		udp_listener_send(client->udp, (const struct sockaddr *)&client->addr, msg, len);
 }
 
-static void reply_error(worker_t *w, const client_t *client, const dns_query_t *q, int rcode,
-			int ede)
+void query_record(void *worker, const query_event_t *ev)
 {
-	size_t len = reply_build_error(q, rcode, ede, out_buf, sizeof(out_buf));
+	metrics_t *m = worker_stats(worker);
+	unsigned route = metrics_route_index(ev->meta->route_slot);
+	metrics_add(&m->answers[route][metrics_rcode_index(ev->rcode)][ev->cache], 1);
+}
+
+/* Sends msg and records it: answered by erdns itself unless the cache
+ * answered (chain is then the route's). */
+static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_result_kind_t cache,
+		  uint32_t chain)
+{
+	query_reply(p->w, p->client, msg, len);
+	query_event_t ev = {
+		.client = p->client,
+		.q = p->q,
+		.config = p->c,
+		.meta = &p->meta,
+		.chain = chain,
+		.is_routed = cache == ER_CACHE_HIT,
+		.upstream = -1,
+		.rcode = DNS_RCODE(wire_read_u16(msg + 2)),
+		.cache = cache,
+	};
+	query_record(p->w, &ev);
+}
+
+static void reply_error(pipeline_t *p, int rcode)
+{
+	size_t len = reply_build_error(p->q, rcode, ER_EDE_NONE, out_buf, sizeof(out_buf));
 	if (len > 0)
-		query_reply(w, client, out_buf, len);
+		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
 }
 
 /* The routing check: the offline description plus the live view of the
  * first group (which server a query would ask now, and its RTT). */
-static void describe_live(worker_t *w, const client_t *client, const dns_query_t *q,
-			  char *text, size_t len)
+static void describe_live(const pipeline_t *p, char *text, size_t len)
 {
-	const config_t *c = worker_config(w);
+	const config_t *c = p->c;
 	route_description_t d;
-	describe_route(c, q->qname, (const struct sockaddr *)&client->addr, &d);
+	describe_route(c, p->q->qname, (const struct sockaddr *)&p->client->addr, &d);
 	size_t used = describe_route_text(c, &d, text, len);
 	if (d.is_local)
 		return;
 	size_t gi = d.chain->groups[0];
-	int s = forwarder_preferred_server(worker_forwarder(w), gi, uv_now(worker_loop(w)));
+	int s = forwarder_preferred_server(worker_forwarder(p->w), gi, uv_now(worker_loop(p->w)));
 	if (s < 0)
 		return;
 	const config_group_t *g = &c->groups[gi];
 	char addr[ER_SOCKADDR_TEXT_MAX];
 	sockaddr_format((const struct sockaddr *)&g->servers[s], addr, sizeof(addr));
-	int32_t rtt = rtt_srtt_ms(health_view_rtt(worker_health_view(w), g->health_ids[s]));
+	int32_t rtt = rtt_srtt_ms(health_view_rtt(worker_health_view(p->w), g->health_ids[s]));
 	if (rtt >= 0)
 		snprintf(text + used, len - used, " upstream=%s rtt_ms=%d", addr, (int)rtt);
 	else
 		snprintf(text + used, len - used, " upstream=%s rtt_ms=unknown", addr);
 }
 
-static void answer_chaos(worker_t *w, const client_t *client, const dns_query_t *q)
+static void answer_chaos(pipeline_t *p)
 {
-	const config_t *c = worker_config(w);
 	char text[2048];
-	switch (chaos_classify(q->qname)) {
+	switch (chaos_classify(p->q->qname)) {
 	case CHAOS_ID_SERVER:
 	case CHAOS_HOSTNAME_BIND:
-		snprintf(text, sizeof(text), "%s", c->identity);
+		snprintf(text, sizeof(text), "%s", p->c->identity);
 		break;
 	case CHAOS_VERSION_SERVER:
 		snprintf(text, sizeof(text), "erdns %s", ERDNS_VERSION);
 		break;
 	case CHAOS_ROUTING:
-		describe_live(w, client, q, text, sizeof(text));
+		describe_live(p, text, sizeof(text));
 		break;
 	}
-	metrics_add(&worker_stats(w)->chaos_answers, 1);
-	size_t len = reply_build_txt(q, text, out_buf, sizeof(out_buf));
+	metrics_add(&p->m->chaos_answers, 1);
+	p->meta.route_slot = ER_ROUTE_SLOT_CHAOS;
+	size_t len = reply_build_txt(p->q, text, out_buf, sizeof(out_buf));
 	if (len > 0)
-		query_reply(w, client, out_buf, len);
+		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
 }
 
-static void answer_local(worker_t *w, const client_t *client, const dns_query_t *q)
+static void answer_local(pipeline_t *p)
 {
 	static _Thread_local uint8_t zone_buf[ER_REPLY_MAX];
-	size_t len = zoneset_answer(worker_config(w)->zones, q, zone_buf, sizeof(zone_buf));
+	p->meta.route_slot = ER_ROUTE_SLOT_LOCAL;
+	size_t len = zoneset_answer(p->c->zones, p->q, zone_buf, sizeof(zone_buf));
 	if (len == 0) {
-		reply_error(w, client, q, DNS_RCODE_SERVFAIL, ER_EDE_NONE);
+		reply_error(p, DNS_RCODE_SERVFAIL);
 		return;
 	}
-	size_t limit = reply_size_limit(q, client->conn != NULL);
-	size_t out = reply_finalize(q, zone_buf, len, ER_EDE_NONE, limit, out_buf,
+	size_t limit = reply_size_limit(p->q, p->client->conn != NULL);
+	size_t out = reply_finalize(p->q, zone_buf, len, ER_EDE_NONE, limit, out_buf,
 				    sizeof(out_buf));
-	metrics_add(&worker_stats(w)->local_answers, 1);
+	metrics_add(&p->m->local_answers, 1);
 	if (out > 0)
-		query_reply(w, client, out_buf, out);
+		reply(p, out_buf, out, ER_CACHE_LOCAL, 0);
 }
 
 /* A fresh cached answer for this route; one in the last tenth of its TTL is
  * also refreshed in the background (prefetch), so popular names never
  * expire under their clients. `ecs: pass` queries bypass the cache. */
-static bool answer_from_cache(worker_t *w, const client_t *client, const uint8_t *pkt,
-			      size_t len, const dns_query_t *q, uint32_t chain)
+static bool answer_from_cache(pipeline_t *p, const uint8_t *pkt, size_t len, uint32_t chain)
 {
 	static _Thread_local uint8_t cache_buf[ER_REPLY_MAX];
-	const config_t *c = worker_config(w);
-	if (!forward_is_shareable(c, q, chain))
+	if (!forward_is_shareable(p->c, p->q, chain))
 		return false;
-	cache_key_t key = cache_key_from_query(q, chain, c->route_epoch);
-	cache_copy_t copy = { .out = cache_buf, .cap = sizeof(cache_buf), .id = q->id };
-	if (cache_lookup(worker_cache(w), &key, uv_now(worker_loop(w)), &copy) != CACHE_HIT)
+	cache_key_t key = cache_key_from_query(p->q, chain, p->c->route_epoch);
+	cache_copy_t copy = { .out = cache_buf, .cap = sizeof(cache_buf), .id = p->q->id };
+	if (cache_lookup(worker_cache(p->w), &key, uv_now(worker_loop(p->w)), &copy) != CACHE_HIT)
 		return false;
-	size_t limit = reply_size_limit(q, client->conn != NULL);
-	size_t out = reply_finalize_forwarded(q, cache_buf, copy.len, ER_EDE_NONE, limit, out_buf,
-					      sizeof(out_buf));
+	size_t limit = reply_size_limit(p->q, p->client->conn != NULL);
+	size_t out = reply_finalize_forwarded(p->q, cache_buf, copy.len, ER_EDE_NONE, limit,
+					      out_buf, sizeof(out_buf));
 	if (out == 0)
 		return false;
-	metrics_add(&worker_stats(w)->cache_answers, 1);
-	query_reply(w, client, out_buf, out);
-	if (copy.should_prefetch && c->cache.prefetch)
-		forward_start(worker_forwarder(w), NULL, pkt, len, q, chain);
+	metrics_add(&p->m->cache_answers, 1);
+	reply(p, out_buf, out, ER_CACHE_HIT, chain);
+	if (copy.should_prefetch && p->c->cache.prefetch)
+		forward_start(worker_forwarder(p->w), NULL, NULL, pkt, len, p->q, chain);
 	return true;
 }
 
 /* Answers what needs no upstream; returns false when the query is to be
  * forwarded. */
-static bool answer_locally(worker_t *w, const client_t *client, wire_status_t st,
-			   const dns_query_t *q)
+static bool answer_locally(pipeline_t *p, wire_status_t st)
 {
 	switch (st) {
 	case WIRE_FORMERR:
-		metrics_add(&worker_stats(w)->formerr_sent, 1);
-		reply_error(w, client, q, DNS_RCODE_FORMERR, ER_EDE_NONE);
+		metrics_add(&p->m->formerr_sent, 1);
+		reply_error(p, DNS_RCODE_FORMERR);
 		return true;
 	case WIRE_NOTIMP:
-		metrics_add(&worker_stats(w)->notimp_sent, 1);
-		reply_error(w, client, q, DNS_RCODE_NOTIMP, ER_EDE_NONE);
+		metrics_add(&p->m->notimp_sent, 1);
+		reply_error(p, DNS_RCODE_NOTIMP);
 		return true;
 	case WIRE_BADVERS:
-		reply_error(w, client, q, DNS_RCODE_BADVERS, ER_EDE_NONE);
+		reply_error(p, DNS_RCODE_BADVERS);
 		return true;
 	default:
 		break;
 	}
+	const dns_query_t *q = p->q;
 	if (q->qclass == DNS_CLASS_CH && q->qtype == DNS_TYPE_TXT) {
-		answer_chaos(w, client, q);
+		answer_chaos(p);
 		return true;
 	}
 	/* A forwarder serves class IN; zone transfers are not proxied. */
 	if (q->qclass != DNS_CLASS_IN || q->qtype == DNS_TYPE_AXFR ||
 	    q->qtype == DNS_TYPE_IXFR) {
-		metrics_add(&worker_stats(w)->notimp_sent, 1);
-		reply_error(w, client, q, DNS_RCODE_NOTIMP, ER_EDE_NONE);
+		metrics_add(&p->m->notimp_sent, 1);
+		reply_error(p, DNS_RCODE_NOTIMP);
 		return true;
 	}
-	if (worker_config(w)->zones && zoneset_find(worker_config(w)->zones, q->qname)) {
-		answer_local(w, client, q);
+	if (p->c->zones && zoneset_find(p->c->zones, q->qname)) {
+		answer_local(p);
 		return true;
 	}
 	return false;
@@ -169,22 +207,33 @@ static bool answer_locally(worker_t *w, const client_t *client, wire_status_t st
 void query_receive(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len)
 {
 	dns_query_t q;
+	pipeline_t p = { .w = w, .c = worker_config(w), .m = worker_stats(w), .client = client,
+			 .q = &q, .meta = { .route_slot = ER_ROUTE_SLOT_NONE, .view_index = -1 } };
 	wire_status_t st = wire_parse_query(pkt, len, &q);
 	if (st == WIRE_DROP) {
-		metrics_add(&worker_stats(w)->malformed_dropped, 1);
+		metrics_add(&p.m->malformed_dropped, 1);
 		return;
 	}
+	if (p.c->log_queries)
+		p.meta.received_ns = uv_hrtime();
+	metrics_add(&p.m->queries[client->conn ? ER_TRANSPORT_TCP : ER_TRANSPORT_UDP]
+				 [metrics_qtype_index(q.qtype)],
+		    1);
 	const struct sockaddr *from = (const struct sockaddr *)&client->addr;
-	if (!acl_allows(worker_config(w)->allow, from)) {
-		metrics_add(&worker_stats(w)->refused_acl, 1);
-		reply_error(w, client, &q, DNS_RCODE_REFUSED, ER_EDE_NONE);
+	if (!acl_allows(p.c->allow, from)) {
+		metrics_add(&p.m->refused_acl, 1);
+		reply_error(&p, DNS_RCODE_REFUSED);
 		return;
 	}
-	if (answer_locally(w, client, st, &q))
+	if (answer_locally(&p, st))
 		return;
 	route_decision_t d;
-	router_decide(worker_config(w)->router, q.qname, from, &d);
-	if (answer_from_cache(w, client, pkt, len, &q, d.action))
+	router_decide(p.c->router, q.qname, from, &d);
+	p.meta.view_index = d.view_index;
+	p.meta.rule = d.rule;
+	p.meta.route_slot = d.rule ? d.rule->origin.route_slot
+				   : p.c->default_slots[d.view_index + 1];
+	if (answer_from_cache(&p, pkt, len, d.action))
 		return;
-	forward_start(worker_forwarder(w), client, pkt, len, &q, d.action);
+	forward_start(worker_forwarder(w), client, &p.meta, pkt, len, &q, d.action);
 }

@@ -15,5 +15,7 @@
 void query_receive(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len);
 /* Sends msg to the client over its transport (a reply_sink_t's send). */
 void query_reply(void *worker, const client_t *client, const uint8_t *msg, size_t len);
+/* Counts an answered query and logs it (a reply_sink_t's done). */
+void query_record(void *worker, const query_event_t *ev);
 
 #endif

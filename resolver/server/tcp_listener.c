@@ -157,7 +157,7 @@ static void drain_messages(tcp_conn_t *c)
 			break;
 		client_t client = { .udp = NULL, .conn = c };
 		memcpy(&client.addr, &c->peer, sizeof(c->peer));
-		worker_stats(c->worker)->queries_tcp++;
+		metrics_add(&worker_stats(c->worker)->queries_tcp, 1);
 		query_receive(c->worker, &client, c->buf + pos + 2, len);
 		pos += 2 + len;
 	}

@@ -190,7 +190,7 @@ static void send_one(udp_listener_t *l, const struct sockaddr *to, const uint8_t
 	if (rc != UV_EAGAIN)
 		return;
 	if (uv_udp_get_send_queue_count(&l->handle) >= ER_UDP_SEND_QUEUE_MAX) {
-		worker_stats(l->worker)->replies_dropped++;
+		metrics_add(&worker_stats(l->worker)->replies_dropped, 1);
 		return;
 	}
 	udp_send_t *s = malloc(sizeof(*s) + len);

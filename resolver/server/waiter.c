@@ -17,6 +17,7 @@
 struct waiter {
 	waiter_t *next;
 	client_t client;
+	query_meta_t meta;
 	dns_query_t q; /* points into pkt */
 	size_t pkt_len;
 	uint8_t pkt[];
@@ -24,13 +25,15 @@ struct waiter {
 
 static _Thread_local uint8_t waiter_buf[ER_REPLY_MAX];
 
-waiter_t *waiter_new(const client_t *client, const uint8_t *pkt, size_t len, const dns_query_t *q)
+waiter_t *waiter_new(const client_t *client, const uint8_t *pkt, size_t len, const dns_query_t *q,
+		     const query_meta_t *meta)
 {
 	waiter_t *wt = malloc(sizeof(*wt) + len);
 	if (wt == NULL)
 		return NULL;
 	wt->next = NULL;
 	wt->client = *client;
+	wt->meta = meta ? *meta : (query_meta_t){ .route_slot = ER_ROUTE_SLOT_NONE, .view_index = -1 };
 	memcpy(wt->pkt, pkt, len);
 	wt->pkt_len = len;
 	wt->q = *q;
@@ -67,8 +70,28 @@ void waiters_drop(waiter_t *list)
 	}
 }
 
+static void record(const reply_sink_t *sink, const waiter_t *wt, const uint8_t *reply,
+		   const answer_info_t *info)
+{
+	if (sink->done == NULL || info == NULL)
+		return;
+	query_event_t ev = {
+		.client = &wt->client,
+		.q = &wt->q,
+		.config = info->config,
+		.meta = &wt->meta,
+		.chain = info->chain,
+		.is_routed = true,
+		.is_fallback = info->is_fallback,
+		.upstream = info->upstream,
+		.rcode = DNS_RCODE(wire_read_u16(reply + 2)),
+		.cache = info->cache,
+	};
+	sink->done(sink->ctx, &ev);
+}
+
 static void answer_one(const reply_sink_t *sink, waiter_t *wt, const uint8_t *resp, size_t len,
-		       int ede)
+		       int ede, const answer_info_t *info)
 {
 	size_t limit = reply_size_limit(&wt->q, wt->client.conn != NULL);
 	size_t out = reply_finalize_forwarded(&wt->q, resp, len, ede, limit, waiter_buf,
@@ -81,30 +104,34 @@ static void answer_one(const reply_sink_t *sink, waiter_t *wt, const uint8_t *re
 		   !(wire_read_u16(resp + 2) & DNS_FLAG_TC)) {
 		metrics_add(&sink->stats->truncated_sent, 1);
 	}
-	if (out > 0)
+	if (out > 0) {
 		sink->send(sink->ctx, &wt->client, waiter_buf, out);
+		record(sink, wt, waiter_buf, info);
+	}
 }
 
 void waiters_answer(const reply_sink_t *sink, waiter_t *list, const uint8_t *resp, size_t len,
-		    int ede)
+		    int ede, const answer_info_t *info)
 {
 	while (list) {
 		waiter_t *next = list->next;
-		answer_one(sink, list, resp, len, ede);
+		answer_one(sink, list, resp, len, ede, info);
 		waiter_free(list);
 		list = next;
 	}
 }
 
-void waiters_fail(const reply_sink_t *sink, waiter_t *list, int ede)
+void waiters_fail(const reply_sink_t *sink, waiter_t *list, int ede, const answer_info_t *info)
 {
 	while (list) {
 		waiter_t *next = list->next;
 		metrics_add(&sink->stats->servfail_sent, 1);
 		size_t out = reply_build_error(&list->q, DNS_RCODE_SERVFAIL, ede, waiter_buf,
 					       sizeof(waiter_buf));
-		if (out > 0)
+		if (out > 0) {
 			sink->send(sink->ctx, &list->client, waiter_buf, out);
+			record(sink, list, waiter_buf, info);
+		}
 		waiter_free(list);
 		list = next;
 	}

@@ -285,7 +285,7 @@ static int start_loop_parts(worker_t *w)
 			   .now_ms = outbound_now, .ctx = w };
 	forward_env_t env = {
 		.out = out,
-		.sink = { .send = query_reply, .ctx = w, .stats = &w->stats },
+		.sink = { .send = query_reply, .done = query_record, .ctx = w, .stats = &w->stats },
 		.random = random_u32,
 		.cache = w->shared.cache,
 		.health = w->shared.health,

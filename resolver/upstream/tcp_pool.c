@@ -230,7 +230,7 @@ static void on_frame(upconn_t *c, uint8_t *msg, size_t len)
 	int rc = r ? wire_check_response(msg, len, r->wire_id, r->qname, r->qtype, r->qclass)
 		   : -ENOENT;
 	if (rc == -ENOENT) {
-		c->pool->stats->mismatched_dropped++; /* late, or another question */
+		metrics_add(&c->pool->stats->mismatched_dropped, 1); /* late, or another question */
 		return;
 	}
 	if (rc < 0) {

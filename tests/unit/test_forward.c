@@ -322,7 +322,7 @@ static void ask_as(fixture_t *t, const char *name, uint32_t chain, uint16_t id, 
 	query_t qu;
 	build_query(&qu, name, id, has_ecs);
 	client_t c = client_at(port);
-	forward_start(t->fwd, &c, qu.wire, qu.len, &qu.q, chain);
+	forward_start(t->fwd, &c, NULL, qu.wire, qu.len, &qu.q, chain);
 }
 
 static void ask(fixture_t *t, const char *name, uint32_t chain)
@@ -1150,7 +1150,7 @@ static void test_coalescing_client_joins_prefetch(void **state)
 	uint32_t chain = chain_of(t, "hq,branch");
 	query_t qu;
 	build_query(&qu, "www.corp.example.", 0x1111, false);
-	forward_start(t->fwd, NULL, qu.wire, qu.len, &qu.q, chain);
+	forward_start(t->fwd, NULL, NULL, qu.wire, qu.len, &qu.q, chain);
 	assert_int_equal(t->stats.prefetches, 1);
 	ask_as(t, "www.corp.example.", chain, 0x2222, CLIENT_PORT, false);
 	assert_int_equal(t->n_attempts, 1);
