@@ -116,6 +116,7 @@ typedef struct metrics_upstream {
 	uint64_t rtt_buckets[ER_METRICS_RTT_BUCKETS]; /* not cumulative; +Inf = rtt_count */
 	uint64_t rtt_count;
 	uint64_t rtt_sum_us;
+	uint64_t marked_down, marked_up; /* transitions this worker saw happen */
 } metrics_upstream_t;
 
 typedef struct metrics {

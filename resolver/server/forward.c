@@ -327,6 +327,7 @@ static void record_failure(attempt_slot_t *slot, bool timed_out)
 		log_warn("upstream %s marked down after %u failures in a row", addr,
 			 group_at(fw, slot->chain_pos)->max_fails);
 		metrics_add(&stats_of(fw)->servers_down, 1);
+		metrics_add(&stats_of(fw)->upstream[id].marked_down, 1);
 	}
 }
 
@@ -392,6 +393,7 @@ static void apply_health(attempt_slot_t *slot, outcome_t outcome, uint32_t rtt_u
 	if (marked_up) {
 		log_transition(fw, id, "is answering again: marked up");
 		metrics_add(&stats_of(fw)->servers_up, 1);
+		metrics_add(&stats_of(fw)->upstream[id].marked_up, 1);
 	}
 }
 

@@ -88,6 +88,7 @@ static void on_probe_done(void *owner, int status, const uint8_t *resp, size_t l
 	}
 	if (marked_up) {
 		metrics_add(&p->stats->servers_up, 1);
+		metrics_add(&p->stats->upstream[probe->id].marked_up, 1);
 		log_address(p, probe->id, "answers probes again: marked up");
 	}
 }
