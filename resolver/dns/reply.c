@@ -159,16 +159,23 @@ bool reply_ecs_is_valid(const uint8_t *option, size_t option_len)
 	return option_len == 8 + (prefix + 7u) / 8u;
 }
 
-/* Client's opcode, RD and CD; QR and RA set; AA, TC, AD and rcode cleared. */
+#define ER_OPCODE_MASK 0x7800u
+
+/* QUERY: the client's opcode, RD and CD; QR and RA set; AA, TC, AD and
+ * rcode cleared. Any other opcode: RA, AD and CD are only defined for
+ * QUERY (RFC 1035 4.1.1, RFC 6895 2.2), so QR, the opcode and RD alone. */
 static uint16_t reply_flags(const dns_query_t *q)
 {
-	uint16_t keep = (uint16_t)(0x7800u | DNS_FLAG_RD | DNS_FLAG_CD); /* 0x7800: opcode */
+	if (DNS_OPCODE(q->flags) != 0)
+		return (uint16_t)((q->flags & (ER_OPCODE_MASK | DNS_FLAG_RD)) | DNS_FLAG_QR);
+	uint16_t keep = (uint16_t)(ER_OPCODE_MASK | DNS_FLAG_RD | DNS_FLAG_CD);
 	return (uint16_t)((q->flags & keep) | DNS_FLAG_QR | DNS_FLAG_RA);
 }
 
 size_t reply_build_error(const dns_query_t *q, int rcode, int ede, uint8_t *out, size_t cap)
 {
-	bool has_question = q->qname != NULL;
+	/* An unknown opcode's question section has no known format: none back. */
+	bool has_question = q->qname != NULL && DNS_OPCODE(q->flags) == 0;
 	size_t need = ER_DNS_HEADER_LEN + (has_question ? q->qname_len + 4 : 0) +
 		      (q->has_edns ? opt_len(ede) : 0);
 	if (need > cap)
@@ -251,12 +258,22 @@ static int scan_response(const dns_query_t *q, const uint8_t *resp, size_t len, 
 }
 
 /*
- * Without EDNS the client cannot see rcode bits above 15; rather than let
- * e.g. BADCOOKIE (23) read as YXRRSET (23 & 0xF = 7), report SERVFAIL.
+ * The response's flags as the client must see them. RD and CD are the
+ * client's: RFC 1035 4.1.1 copies RD into the response, RFC 4035 3.2.2 says
+ * a server MUST copy CD, and an upstream (or a cache entry shared by
+ * clients that differ in RD) may not have. AD is the upstream's, shown only
+ * to a client that asked for it with AD=1 (RFC 6840 5.7) or DO=1 (RFC 4035
+ * 3.2.3). Without EDNS the client cannot see rcode bits above 15; rather
+ * than let e.g. BADCOOKIE (23) read as YXRRSET (23 & 0xF = 7), report
+ * SERVFAIL.
  */
 static uint16_t relay_flags(const dns_query_t *q, const uint8_t *resp, uint8_t ext_rcode)
 {
+	uint16_t from_client = DNS_FLAG_RD | DNS_FLAG_CD;
 	uint16_t flags = wire_read_u16(resp + 2);
+	bool wants_ad = (q->flags & DNS_FLAG_AD) || q->edns_do;
+	flags = (uint16_t)((flags & ~(from_client | (wants_ad ? 0 : DNS_FLAG_AD))) |
+			   (q->flags & from_client));
 	if (ext_rcode != 0 && !q->has_edns)
 		flags = (uint16_t)((flags & ~0xFu) | DNS_RCODE_SERVFAIL);
 	return flags;
@@ -395,4 +412,45 @@ int reply_cap_ttls(uint8_t *msg, size_t len, uint32_t max_ttl)
 		}
 	}
 	return 0;
+}
+
+/* RFC 8945 5.2.1 and 4.5.2: the key is unknown, so the error reply is
+ * NOTAUTH carrying a TSIG RR with error BADKEY and no MAC, the key name,
+ * algorithm, time signed and fudge copied from the request, and the
+ * request's original ID. */
+#define TSIG_ERROR_BADKEY 17
+#define TSIG_RR_FIXED 10 /* type, class, ttl, rdlength */
+
+size_t reply_build_tsig_badkey(const dns_query_t *q, uint8_t *out, size_t cap)
+{
+	const uint8_t *rr = q->tsig;
+	size_t owner = dname_wire_len(rr, q->tsig_len);
+	const uint8_t *rdata = rr + owner + TSIG_RR_FIXED;
+	size_t alg = dname_wire_len(rdata, q->tsig_len - owner - TSIG_RR_FIXED);
+	size_t mac = wire_read_u16(rdata + alg + 8);
+	const uint8_t *orig_id = rdata + alg + 10 + mac;
+	size_t rdlen = alg + 8 + 2 + 2 + 2 + 2; /* time+fudge, mac size, id, error, other len */
+	size_t tsig = owner + TSIG_RR_FIXED + rdlen;
+	size_t need = ER_DNS_HEADER_LEN + q->qname_len + 4 + (q->has_edns ? opt_len(ER_EDE_NONE) : 0) +
+		      tsig;
+	if (need > cap)
+		return 0;
+	header_t h = { .id = q->id,
+		       .flags = (uint16_t)(reply_flags(q) | DNS_RCODE_NOTAUTH),
+		       .qd = 1,
+		       .ar = (uint16_t)(1 + q->has_edns) };
+	uint8_t *p = put_question(put_header(out, &h), q);
+	if (q->has_edns)
+		p = put_opt(p, 0, q->edns_do, ER_EDE_NONE);
+	p = put_bytes(p, rr, owner);
+	p = put_u16(p, DNS_TYPE_TSIG);
+	p = put_u16(p, DNS_CLASS_ANY);
+	p = put_u16(put_u16(p, 0), 0); /* TTL 0 */
+	p = put_u16(p, (uint16_t)rdlen);
+	p = put_bytes(p, rdata, alg + 8); /* algorithm, time signed, fudge */
+	p = put_u16(p, 0); /* MAC size: unsigned */
+	p = put_bytes(p, orig_id, 2);
+	p = put_u16(p, TSIG_ERROR_BADKEY);
+	put_u16(p, 0); /* other len */
+	return need;
 }

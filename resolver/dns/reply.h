@@ -17,6 +17,7 @@ enum {
 	EDE_STALE_ANSWER = 3,
 	EDE_PROHIBITED = 18,
 	EDE_NOT_READY = 14,
+	EDE_NOT_AUTHORITATIVE = 20,
 	EDE_NO_REACHABLE_AUTHORITY = 22,
 	EDE_NETWORK_ERROR = 23,
 };
@@ -55,9 +56,19 @@ bool reply_ecs_is_valid(const uint8_t *option, size_t option_len);
  * An answer-less reply with the given rcode: client's id, opcode and RD, QR=1,
  * RA=1, CD copied; the client's question when it was parsed (q->qname != NULL);
  * an OPT RR if the client sent one (with an EDE option when ede >= 0, and the
- * extended rcode bits for rcodes > 15). Returns the length, 0 if cap is short.
+ * extended rcode bits for rcodes > 15). For an opcode other than QUERY: QR,
+ * the opcode and RD only, and no question (RFC 6895 2.2: the other bits and
+ * the question's format belong to QUERY). Returns the length, 0 if cap is
+ * short.
  */
 size_t reply_build_error(const dns_query_t *q, int rcode, int ede, uint8_t *out, size_t cap);
+
+/*
+ * The reply to a signed query (q->tsig set: WIRE_TSIG) when erdns holds no
+ * key: NOTAUTH with an unsigned TSIG RR, error BADKEY (RFC 8945 5.2.1).
+ * Returns the length, 0 if cap is short.
+ */
+size_t reply_build_tsig_badkey(const dns_query_t *q, uint8_t *out, size_t cap);
 
 /*
  * Makes a complete response (from an upstream or a local zone) the client's:

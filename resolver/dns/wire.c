@@ -174,6 +174,37 @@ static int parse_opt(const uint8_t *pkt, size_t rr, size_t end, uint16_t rdlen, 
 	return 0;
 }
 
+/*
+ * RFC 8945 4.2: owner and algorithm are uncompressed names (they are part
+ * of what is signed), class ANY, TTL 0; rdata: algorithm, time signed (48
+ * bits), fudge, MAC size and MAC, original ID, error, other len and other
+ * data, exactly filling rdlength. rr: the owner's offset, end: past rdata.
+ */
+static int parse_tsig(const uint8_t *pkt, size_t rr, size_t end, uint16_t rdlen, dns_query_t *q)
+{
+	size_t owner = dname_wire_len(pkt + rr, end - rr);
+	if (owner == 0 || !has_room(end, rr + owner, RR_FIXED_LEN))
+		return -EBADMSG;
+	const uint8_t *fixed = pkt + rr + owner;
+	if (wire_read_u16(fixed + 2) != DNS_CLASS_ANY || wire_read_u16(fixed + 4) != 0 ||
+	    wire_read_u16(fixed + 6) != 0)
+		return -EBADMSG;
+	size_t p = end - rdlen;
+	size_t alg = dname_wire_len(pkt + p, end - p);
+	if (alg == 0 || !has_room(end, p + alg, 10))
+		return -EBADMSG;
+	p += alg + 8; /* time signed, fudge */
+	size_t mac = wire_read_u16(pkt + p);
+	if (!has_room(end, p + 2, mac + 6))
+		return -EBADMSG;
+	p += 2 + mac + 4; /* MAC, original ID, error */
+	if (p + 2 + wire_read_u16(pkt + p) != end)
+		return -EBADMSG;
+	q->tsig = pkt + rr;
+	q->tsig_len = (uint16_t)(end - rr);
+	return 0;
+}
+
 static int parse_additional(const uint8_t *pkt, size_t len, uint16_t arcount, dns_query_t *q)
 {
 	size_t pos = q->question_end;
@@ -184,6 +215,9 @@ static int parse_additional(const uint8_t *pkt, size_t len, uint16_t arcount, dn
 			return -EBADMSG;
 		if (type == DNS_TYPE_OPT && parse_opt(pkt, rr, pos, rdlen, q) < 0)
 			return -EBADMSG;
+		if (type == DNS_TYPE_TSIG &&
+		    (i + 1 != arcount || parse_tsig(pkt, rr, pos, rdlen, q) < 0))
+			return -EBADMSG; /* RFC 8945 5.1: the last record, well-formed */
 	}
 	return pos == len ? 0 : -EBADMSG; /* trailing garbage */
 }
@@ -196,6 +230,8 @@ static void clear_edns(dns_query_t *q)
 	q->edns_do = false;
 	q->ecs = NULL;
 	q->ecs_len = 0;
+	q->tsig = NULL;
+	q->tsig_len = 0;
 }
 
 wire_status_t wire_parse_query(const uint8_t *pkt, size_t len, dns_query_t *q)
@@ -221,7 +257,7 @@ wire_status_t wire_parse_query(const uint8_t *pkt, size_t len, dns_query_t *q)
 	}
 	if (q->has_edns && q->edns_version != 0)
 		return WIRE_BADVERS;
-	return WIRE_OK;
+	return q->tsig ? WIRE_TSIG : WIRE_OK;
 }
 
 /* Response question: uncompressed, same name modulo case, same type/class. */

@@ -22,6 +22,7 @@ enum {
 	DNS_RCODE_NXDOMAIN = 3,
 	DNS_RCODE_NOTIMP = 4,
 	DNS_RCODE_REFUSED = 5,
+	DNS_RCODE_NOTAUTH = 9, /* RFC 8945 5.2: TSIG errors */
 	DNS_RCODE_BADVERS = 16, /* extended rcode, needs OPT */
 };
 enum { DNS_CLASS_IN = 1, DNS_CLASS_CH = 3, DNS_CLASS_ANY = 255 };
@@ -33,6 +34,7 @@ enum {
 	DNS_TYPE_TXT = 16,
 	DNS_TYPE_AAAA = 28,
 	DNS_TYPE_OPT = 41,
+	DNS_TYPE_TSIG = 250,
 	DNS_TYPE_IXFR = 251,
 	DNS_TYPE_AXFR = 252,
 	DNS_TYPE_ANY = 255,
@@ -64,6 +66,8 @@ typedef struct dns_query {
 	const uint8_t *ecs; /* the client's EDNS Client Subnet option (code, length,
 			     * data) inside the packet, NULL if none (RFC 7871) */
 	uint16_t ecs_len; /* whole option, 4 + OPTION-LENGTH */
+	const uint8_t *tsig; /* the TSIG RR (RFC 8945), owner first, NULL if none */
+	uint16_t tsig_len; /* the whole RR */
 } dns_query_t;
 
 #define DNS_EDNS_OPTION_ECS 8 /* RFC 7871 6 */
@@ -75,11 +79,14 @@ typedef enum {
 	WIRE_FORMERR, /* header readable, rest malformed: answer FORMERR */
 	WIRE_NOTIMP, /* opcode other than QUERY: answer NOTIMP */
 	WIRE_BADVERS, /* EDNS version > 0: answer BADVERS (RFC 6891 6.1.3) */
+	WIRE_TSIG, /* signed (a well-formed TSIG RR, last): q->tsig points at it */
 } wire_status_t;
 
 /*
  * Parses a client query: exactly one question, no answer/authority records,
- * at most one OPT in the additional section (RFC 6891 6.1.1). On WIRE_OK q is
+ * at most one OPT in the additional section (RFC 6891 6.1.1), and a TSIG RR
+ * only as the very last record, class ANY, TTL 0, with rdata that parses
+ * (RFC 8945 5.1; anything else is FORMERR). On WIRE_OK and WIRE_TSIG q is
  * filled; on WIRE_FORMERR/NOTIMP/BADVERS q->id, q->flags and (when readable)
  * the question fields are filled so an error reply can be built.
  */

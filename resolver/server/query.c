@@ -72,9 +72,25 @@ static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_res
 	query_record(p->w, &ev);
 }
 
+static void reply_error_ede(pipeline_t *p, int rcode, int ede)
+{
+	size_t len = reply_build_error(p->q, rcode, ede, out_buf, sizeof(out_buf));
+	if (len > 0)
+		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
+}
+
 static void reply_error(pipeline_t *p, int rcode)
 {
-	size_t len = reply_build_error(p->q, rcode, ER_EDE_NONE, out_buf, sizeof(out_buf));
+	reply_error_ede(p, rcode, ER_EDE_NONE);
+}
+
+/* RFC 8945 5.2.1: erdns holds no TSIG key, so a signed query gets NOTAUTH
+ * and BADKEY, never an unsigned answer the client might accept. Forwarding
+ * it unchanged (which RFC 8945 5.5 lets a forwarder do) cannot work here:
+ * erdns asks upstreams with its own ID and EDNS, which breaks the MAC. */
+static void reply_badkey(pipeline_t *p)
+{
+	size_t len = reply_build_tsig_badkey(p->q, out_buf, sizeof(out_buf));
 	if (len > 0)
 		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
 }
@@ -182,6 +198,9 @@ static bool answer_locally(pipeline_t *p, wire_status_t st)
 	case WIRE_BADVERS:
 		reply_error(p, DNS_RCODE_BADVERS);
 		return true;
+	case WIRE_TSIG:
+		reply_badkey(p);
+		return true;
 	default:
 		break;
 	}
@@ -190,15 +209,25 @@ static bool answer_locally(pipeline_t *p, wire_status_t st)
 		answer_chaos(p);
 		return true;
 	}
-	/* A forwarder serves class IN; zone transfers are not proxied. */
-	if (q->qclass != DNS_CLASS_IN || q->qtype == DNS_TYPE_AXFR ||
-	    q->qtype == DNS_TYPE_IXFR) {
+	/* A forwarder serves class IN, and ANY (RFC 1035 3.2.5: it matches IN
+	 * data; upstreams and local zones answer it as such); zone transfers
+	 * are not proxied. */
+	if ((q->qclass != DNS_CLASS_IN && q->qclass != DNS_CLASS_ANY) ||
+	    q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR) {
 		metrics_add(&p->m->notimp_sent, 1);
 		reply_error(p, DNS_RCODE_NOTIMP);
 		return true;
 	}
 	if (p->c->zones && zoneset_find(p->c->zones, q->qname)) {
 		answer_local(p);
+		return true;
+	}
+	/* RD=0 asks for what this server holds itself, and erdns is the
+	 * authority only for its local zones: the cache is not offered to
+	 * non-recursive queries (as Unbound's `allow` does not), so nobody
+	 * learns by snooping which names the branch's clients asked for. */
+	if (!(q->flags & DNS_FLAG_RD)) {
+		reply_error_ede(p, DNS_RCODE_REFUSED, EDE_NOT_AUTHORITATIVE);
 		return true;
 	}
 	return false;

@@ -22,6 +22,14 @@
                                           "rcode:count" of the answers (10 s at most)
   rawdns.py PORT flood N NAME TYPE        N UDP queries for NAME/TYPE with EDNS 1232,
                                           as fast as they go, no answer read
+  rawdns.py PORT header FLAGS NAME [CLASS]  one UDP query for NAME/A with the 16-bit header
+                                          FLAGS word as given (e.g. 0x7ff0: opcode 15 and
+                                          every flag), class CLASS (default 1); prints
+                                          "flags=0xHHHH rcode=R qd=N an=N" of the reply
+  rawdns.py PORT tsig NAME GOOD|BAD       one UDP query signed with an HMAC-SHA256 TSIG
+                                          RR for a key nobody holds (GOOD: well-formed;
+                                          BAD: rdlength one byte short of the rdata);
+                                          prints "rcode=R tsig=ERROR|none"
 RAWDNS_HOST picks the server address: 127.0.0.1 by default, otherwise only
 127.0.0.0/8 or 198.18.0.0/15 (the namespaces the tests make). Every wait has
 a timeout.
@@ -203,6 +211,38 @@ def burst(port, n, suffix):
     print(" ".join(f"{k}:{v}" for k, v in sorted(results.items())))
 
 
+def header_query(port, flags, name, qclass):
+    msg = struct.pack("!HHHHHH", 4242, flags, 1, 0, 0, 0) + encode_name(name) + \
+        struct.pack("!HH", 1, qclass)
+    data = udp_exchange(port, msg, wait=2)
+    if data is None or len(data) < 12:
+        print("no-reply")
+        return
+    f, qd, an = struct.unpack("!HHH", data[2:8])
+    print(f"flags=0x{f:04x} rcode={f & 0xF} qd={qd} an={an}")
+
+
+def tsig_query(port, name, good):
+    import time
+    alg = encode_name("hmac-sha256")
+    now = int(time.time())
+    rdata = alg + struct.pack("!HIH", now >> 32, now & 0xFFFFFFFF, 300) + \
+        struct.pack("!H", 32) + os.urandom(32) + struct.pack("!HHH", 4242, 0, 0)
+    rdlen = len(rdata) if good else len(rdata) - 1
+    tsig = encode_name("nobodys-key") + struct.pack("!HHIH", 250, 255, 0, rdlen) + rdata
+    msg = struct.pack("!HHHHHH", 4242, 0x0100, 1, 0, 0, 1) + encode_name(name) + \
+        struct.pack("!HH", 1, 1) + tsig
+    data = udp_exchange(port, msg, wait=2)
+    if data is None:
+        print("no-reply")
+        return
+    err = "none"
+    if struct.unpack("!H", data[10:12])[0] >= 1:
+        # the TSIG RR is the last record: its error field is 4 bytes from the end
+        err = str(struct.unpack("!H", data[-4:-2])[0]) if data.find(b"\x00\xfa\x00\xff") > 0 else "none"
+    print(f"rcode={rcode_of(data)} tsig={err}")
+
+
 def main():
     port = int(sys.argv[1])
     cmd = sys.argv[2]
@@ -221,6 +261,11 @@ def main():
         burst(port, int(sys.argv[3]), sys.argv[4])
     elif cmd == "short":
         print(rcode_of(udp_exchange(port, b"\x00\x01\x02\x03\x04")))
+    elif cmd == "header":
+        header_query(port, int(sys.argv[3], 16), sys.argv[4],
+                     int(sys.argv[5]) if len(sys.argv) > 5 else 1)
+    elif cmd == "tsig":
+        tsig_query(port, sys.argv[3], sys.argv[4] == "GOOD")
     else:
         sys.exit("unknown command")
 

@@ -94,7 +94,13 @@ struct options {
 	const char *mode_file;
 	const char *log_path;
 	const char *peer_log_path;
+	bool sets_ad; /* every answer claims AD=1 (a validating upstream) */
+	bool echoes_cd; /* answers copy the query's CD (an upstream that echoes it) */
 };
+
+/* Header bits of every answer, from --set-ad and --echo-cd (reply_new has no
+ * other way to reach the options; the stand-in serves one config). */
+static bool g_sets_ad, g_echoes_cd;
 
 struct standin;
 
@@ -300,6 +306,8 @@ static ldns_pkt *reply_new(const ldns_pkt *query, ldns_pkt_rcode rcode)
 	ldns_pkt_set_opcode(r, LDNS_PACKET_QUERY);
 	ldns_pkt_set_rd(r, ldns_pkt_rd(query));
 	ldns_pkt_set_ra(r, true);
+	ldns_pkt_set_ad(r, g_sets_ad);
+	ldns_pkt_set_cd(r, g_echoes_cd && ldns_pkt_cd(query));
 	ldns_pkt_set_aa(r, false);
 	ldns_pkt_set_rcode(r, rcode);
 	ldns_rr *q = ldns_rr_clone(query_question(query));
@@ -930,7 +938,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: erdns-standin --listen 127.0.0.1:PORT|[::1]:PORT [--id N] [--name TEXT]\n"
 		   "         [--mode MODE] [--delay-ms MS] [--mode-file FILE] [--log FILE]\n"
-		   "         [--peer-log FILE]\n"
+		   "         [--peer-log FILE] [--set-ad] [--echo-cd]\n"
 		   "modes: answer silent delay[:MS] servfail refused truncate garbage\n"
 		   "       wrongid wrongq wrongport tcpclose\n");
 }
@@ -955,6 +963,7 @@ static int options_parse(int argc, char **argv, struct options *opt)
 		{ "delay-ms", required_argument, NULL, 'd' }, { "mode-file", required_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'L' },    { "help", no_argument, NULL, 'h' },
 		{ "peer-log", required_argument, NULL, 'P' },
+		{ "set-ad", no_argument, NULL, 'A' },      { "echo-cd", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*opt = (struct options){ .id = 1, .name = "standin", .mode = { MODE_ANSWER, 0 } };
@@ -993,6 +1002,12 @@ static int options_parse(int argc, char **argv, struct options *opt)
 			break;
 		case 'P':
 			opt->peer_log_path = optarg;
+			break;
+		case 'A':
+			opt->sets_ad = g_sets_ad = true;
+			break;
+		case 'C':
+			opt->echoes_cd = g_echoes_cd = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -249,6 +249,64 @@ static void test_error_notimp_opcode(void **state)
 	ldns_pkt *pkt = must_parse(out, len);
 	assert_int_equal(ldns_pkt_get_opcode(pkt), LDNS_PACKET_UPDATE);
 	ldns_pkt_free(pkt);
+	/* Issue 14: every flag set (opcode 15, as genreport's opcodeflg): only
+	 * QR, the opcode and RD come back, and no question (RFC 6895 2.2) */
+	c.wire[2] = 0x7F; /* all but QR */
+	c.wire[3] = 0xF0;
+	assert_int_equal(wire_parse_query(c.wire, c.len, &c.q), WIRE_NOTIMP);
+	len = reply_build_error(&c.q, DNS_RCODE_NOTIMP, ER_EDE_NONE, out, sizeof(out));
+	assert_int_equal(wire_read_u16(out + 2), 0xF904); /* QR, opcode 15, RD, NOTIMP */
+	assert_int_equal(wire_read_u16(out + 4), 0); /* QDCOUNT */
+	assert_int_equal(len, 12);
+}
+
+/* Issue 14 / RFC 8945: a query signed with a key erdns does not hold gets
+ * NOTAUTH with an unsigned TSIG RR, error BADKEY, the request's key name,
+ * algorithm, time, fudge and original ID; a malformed TSIG is FORMERR. */
+static void test_tsig_badkey(void **state)
+{
+	(void)state;
+	client_t c;
+	make_client(&c, "www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, false);
+	static const uint8_t tsig[] = {
+		3, 'k', 'e', 'y', 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 31, /* owner .. rdlen */
+		11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0, /* algorithm */
+		0, 0, 0x65, 0x00, 0x00, 0x01, 1, 44, /* time signed, fudge 300 */
+		0, 2, 0xAB, 0xCD, /* a 2-byte MAC */
+		0x12, 0x34, 0, 0, 0, 0, /* original ID, error, other len */
+	};
+	memcpy(c.wire + c.len, tsig, sizeof(tsig));
+	c.wire[11] = 1; /* ARCOUNT */
+	assert_int_equal(wire_parse_query(c.wire, c.len + sizeof(tsig), &c.q), WIRE_TSIG);
+	uint8_t out[512];
+	size_t len = reply_build_tsig_badkey(&c.q, out, sizeof(out));
+	assert_true(len > 0);
+	ldns_pkt *pkt = must_parse(out, len);
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_NOTAUTH);
+	assert_int_equal(ldns_pkt_id(pkt), 0xC1C1);
+	ldns_rr *rr = ldns_pkt_tsig(pkt);
+	assert_non_null(rr);
+	char *owner = ldns_rdf2str(ldns_rr_owner(rr));
+	assert_string_equal(owner, "key.");
+	free(owner);
+	uint8_t *rd = ldns_rdf_data(ldns_rr_rdf(rr, 0));
+	(void)rd;
+	/* error BADKEY (17), no MAC, original ID kept: the last 8 rdata bytes */
+	const uint8_t tail[] = { 0, 0, 0x12, 0x34, 0, 17, 0, 0 };
+	assert_memory_equal(out + len - sizeof(tail), tail, sizeof(tail));
+	ldns_pkt_free(pkt);
+
+	/* not last, wrong class, rdata that does not add up: FORMERR */
+	uint8_t bad[sizeof(tsig)];
+	memcpy(bad, tsig, sizeof(tsig));
+	bad[8] = 1; /* class IN */
+	memcpy(c.wire + c.len, bad, sizeof(bad));
+	assert_int_equal(wire_parse_query(c.wire, c.len + sizeof(bad), &c.q), WIRE_FORMERR);
+	memcpy(bad, tsig, sizeof(tsig));
+	bad[14] = 32; /* rdlength one too long */
+	memcpy(c.wire + c.len, bad, sizeof(bad));
+	c.wire[c.len + sizeof(bad)] = 0;
+	assert_int_equal(wire_parse_query(c.wire, c.len + sizeof(bad) + 1, &c.q), WIRE_FORMERR);
 }
 
 static void push_rr(ldns_pkt *pkt, ldns_pkt_section sec, const char *text)
@@ -329,19 +387,63 @@ static void test_finalize_case_and_id(void **state)
 	size_t len = reply_finalize(&c.q, resp, rlen, ER_EDE_NONE, 512, out, sizeof(out));
 	assert_int_equal(len, rlen);
 	assert_int_equal(wire_read_u16(out), 0xC1C1);
-	assert_int_equal(wire_read_u16(out + 2), wire_read_u16(resp + 2)); /* AA AD RA kept */
+	/* AA and RA kept; CD is the client's (set), AD the upstream's only for a
+	 * client that asked (this one did not) */
+	assert_int_equal(wire_read_u16(out + 2),
+			 (wire_read_u16(resp + 2) & ~DNS_FLAG_AD) | DNS_FLAG_CD);
 	assert_memory_equal(out + 4, resp + 4, 8);
 	assert_memory_equal(out + 12, c.q.qname, c.q.qname_len);
 	assert_memory_equal(out + c.q.question_end, resp + c.q.question_end,
 			    rlen - c.q.question_end);
 	ldns_pkt *pkt = must_parse(out, len);
 	assert_int_equal(ldns_pkt_ancount(pkt), 2);
-	assert_true(ldns_pkt_aa(pkt) && ldns_pkt_ad(pkt) && ldns_pkt_ra(pkt));
+	assert_true(ldns_pkt_aa(pkt) && !ldns_pkt_ad(pkt) && ldns_pkt_ra(pkt) && ldns_pkt_cd(pkt));
 	ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_question(pkt), 0);
 	char *owner = ldns_rdf2str(ldns_rr_owner(rr));
 	assert_string_equal(owner, "WwW.ExAmple.COM.");
 	free(owner);
 	ldns_pkt_free(pkt);
+}
+
+/* Issue 14: RD and CD are the client's whatever the upstream (or a cache
+ * entry another client's query filled) says (RFC 1035 4.1.1, RFC 4035
+ * 3.2.2); AD only for a client that set AD or DO (RFC 6840 5.7). */
+static void test_finalize_header_bits(void **state)
+{
+	(void)state;
+	static uint8_t resp[BUF_MAX], out[BUF_MAX];
+	size_t rlen = make_upstream(resp, "www.example.com.", 1, LDNS_RCODE_NOERROR); /* RD=0 AD=1 */
+	struct {
+		uint16_t query_flags;
+		bool is_do;
+		uint16_t want; /* of RD, CD, AD */
+	} cases[] = {
+		{ 0, false, 0 },
+		{ DNS_FLAG_RD, false, DNS_FLAG_RD },
+		{ DNS_FLAG_CD, false, DNS_FLAG_CD },
+		{ DNS_FLAG_AD, false, DNS_FLAG_AD },
+		{ 0, true, DNS_FLAG_AD },
+		{ DNS_FLAG_RD | DNS_FLAG_CD | DNS_FLAG_AD, true,
+		  DNS_FLAG_RD | DNS_FLAG_CD | DNS_FLAG_AD },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		client_t c;
+		make_client(&c, "www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232,
+			    cases[i].is_do);
+		c.q.flags = cases[i].query_flags;
+		size_t len = reply_finalize_forwarded(&c.q, resp, rlen, ER_EDE_NONE, 1232, out,
+						      sizeof(out));
+		assert_true(len > 0);
+		uint16_t bits = wire_read_u16(out + 2) & (DNS_FLAG_RD | DNS_FLAG_CD | DNS_FLAG_AD);
+		assert_int_equal(bits, cases[i].want);
+	}
+	/* an upstream without AD never gets one invented */
+	wire_write_u16(resp + 2, (uint16_t)(wire_read_u16(resp + 2) & ~DNS_FLAG_AD));
+	client_t c;
+	make_client(&c, "www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232, true);
+	c.q.flags = DNS_FLAG_AD;
+	assert_true(reply_finalize_forwarded(&c.q, resp, rlen, ER_EDE_NONE, 1232, out, sizeof(out)));
+	assert_false(wire_read_u16(out + 2) & DNS_FLAG_AD);
 }
 
 static void test_finalize_rcode_kept(void **state)
@@ -652,8 +754,10 @@ int main(void)
 		cmocka_unit_test(test_error_badvers),
 		cmocka_unit_test(test_error_no_question),
 		cmocka_unit_test(test_error_notimp_opcode),
+		cmocka_unit_test(test_tsig_badkey),
 		cmocka_unit_test(test_cap_ttls),
 		cmocka_unit_test(test_finalize_case_and_id),
+		cmocka_unit_test(test_finalize_header_bits),
 		cmocka_unit_test(test_finalize_rcode_kept),
 		cmocka_unit_test(test_finalize_opt_replaced),
 		cmocka_unit_test(test_finalize_opt_removed_no_client_edns),
