@@ -149,6 +149,16 @@ static int open_all_sockets(const config_t *c, unsigned n_workers, int *fds)
 	return 0;
 }
 
+/* Already that user: started so by systemd (User=, with CAP_NET_BIND_SERVICE
+ * for the port) or by hand. Nothing to drop, and no right to: the unit's
+ * system call filter refuses setgroups/setgid/setuid, and so does the
+ * kernel without CAP_SETGID/CAP_SETUID. */
+static bool is_running_as(const struct passwd *pw)
+{
+	return getuid() == pw->pw_uid && geteuid() == pw->pw_uid && getgid() == pw->pw_gid &&
+	       getegid() == pw->pw_gid;
+}
+
 static int drop_privileges(const char *user)
 {
 	if (user == NULL)
@@ -157,6 +167,10 @@ static int drop_privileges(const char *user)
 	if (pw == NULL) {
 		log_error("server.user: no such user \"%s\"", user);
 		return -1;
+	}
+	if (is_running_as(pw)) {
+		log_info("running as user %s (started as it)", user);
+		return 0;
 	}
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
 		log_error("server.user: cannot become \"%s\": %s", user, strerror(errno));
