@@ -19,6 +19,11 @@
  * new ones, even an answer that arrives after the swap. Listener and thread
  * changes need a restart (the sockets were bound with the old privileges);
  * the reload says so in the log.
+ *
+ * Under systemd (Type=notify, ops/notify.h) the main thread reports the
+ * same milestones: READY=1 once every worker runs, RELOADING=1 and READY=1
+ * around each reload, STOPPING=1 on SIGTERM/SIGINT, and WATCHDOG=1 from a
+ * timer on this loop when the unit asks for a watchdog.
  */
 #include "server/server.h"
 
@@ -30,6 +35,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "ops/notify.h"
 #include "server/forward.h"
 #include "server/worker.h"
 #include "upstream/health_table.h"
@@ -39,11 +45,16 @@
 typedef struct server {
 	uv_loop_t loop;
 	uv_signal_t sig_int, sig_term, sig_hup;
+	uv_timer_t watchdog; /* WATCHDOG=1 to systemd, when it asks for it */
+	bool is_watchdog_on;
 	config_t *config;
 	cache_t *cache; /* shared by the workers (lock-striped, cache.c) */
 	health_table_t *health; /* shared by the workers, by upstream address */
 	worker_t **workers;
 	unsigned n_workers;
+	/* "serving ADDR... (udp+tcp), N worker thread(s)": the log's ready line
+	 * and systemd's STATUS=, made once since the sockets never change. */
+	char status[ER_LISTEN_MAX * ER_SOCKADDR_TEXT_MAX + 64];
 } server_t;
 
 /* How long a reload waits for each worker to take the new snapshot; a
@@ -203,13 +214,15 @@ static bool same_chains(const config_t *a, const config_t *b)
 	return true;
 }
 
-static void reload(server_t *s)
+/* Loads and applies the configuration file again. Returns 0, or -1 with the
+ * running configuration kept and the reason logged. */
+static int apply_reload(server_t *s)
 {
 	char err[ER_CONFIG_ERR_MAX];
 	config_t *next = config_load(s->config->path, err, sizeof(err));
 	if (next == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
-		return;
+		return -1;
 	}
 	if (!same_listeners(s->config, next))
 		log_warn("reload: listen addresses changed; restart erdns to apply them");
@@ -218,7 +231,7 @@ static void reload(server_t *s)
 	if (health_table_apply(s->health, next, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		config_unref(next);
-		return;
+		return -1;
 	}
 	log_set_level(next->log_level);
 	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
@@ -239,6 +252,31 @@ static void reload(server_t *s)
 	config_unref(s->config);
 	s->config = next;
 	log_info("configuration reloaded from %s", next->path);
+	return 0;
+}
+
+/* systemd learns of the reload (RELOADING=1) and of its end (READY=1), also
+ * when it failed: erdns serves on with the previous configuration, which
+ * the status line says. */
+static void reload(server_t *s)
+{
+	ops_notify_reloading();
+	if (apply_reload(s) == 0) {
+		ops_notify_ready(s->status);
+		return;
+	}
+	char status[sizeof(s->status) + 64];
+	snprintf(status, sizeof(status), "%s; the last reload failed (see the log)", s->status);
+	ops_notify_ready(status);
+}
+
+static void close_main_handles(server_t *s)
+{
+	uv_close((uv_handle_t *)&s->sig_int, NULL);
+	uv_close((uv_handle_t *)&s->sig_term, NULL);
+	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	if (s->is_watchdog_on)
+		uv_close((uv_handle_t *)&s->watchdog, NULL);
 }
 
 static void on_signal(uv_signal_t *handle, int signum)
@@ -249,9 +287,8 @@ static void on_signal(uv_signal_t *handle, int signum)
 		return;
 	}
 	log_info("stopping on signal %d", signum);
-	uv_close((uv_handle_t *)&s->sig_int, NULL);
-	uv_close((uv_handle_t *)&s->sig_term, NULL);
-	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	ops_notify_stopping();
+	close_main_handles(s);
 }
 
 static void watch_signal(server_t *s, uv_signal_t *h, int signum)
@@ -301,8 +338,9 @@ static unsigned start_workers(server_t *s, int *fds)
 	return started;
 }
 
-static void log_ready(const config_t *c, unsigned n_workers)
+static void format_status(server_t *s)
 {
+	const config_t *c = s->config;
 	char addrs[ER_LISTEN_MAX * ER_SOCKADDR_TEXT_MAX] = "";
 	for (size_t i = 0; i < c->n_listen; i++) {
 		char one[ER_SOCKADDR_TEXT_MAX];
@@ -311,8 +349,40 @@ static void log_ready(const config_t *c, unsigned n_workers)
 			strcat(addrs, " ");
 		strcat(addrs, one);
 	}
-	log_info("erdns %s ready: %s (udp+tcp), %u worker thread(s)", ERDNS_VERSION, addrs,
-		 n_workers);
+	snprintf(s->status, sizeof(s->status), "serving %s (udp+tcp), %u worker thread(s)", addrs,
+		 s->n_workers);
+}
+
+static void on_watchdog(uv_timer_t *timer)
+{
+	(void)timer;
+	ops_notify_watchdog();
+}
+
+/* WATCHDOG=1 at half the interval systemd set (sd_watchdog_enabled(3)
+ * advises so). It proves the main loop turns: signals, and so reloads and
+ * stop, are handled; a worker stuck in a callback is not seen by it. */
+static void start_watchdog(server_t *s)
+{
+	uint64_t usec = ops_notify_watchdog_usec();
+	if (usec == 0)
+		return;
+	uint64_t every_ms = usec / 2000 > 0 ? usec / 2000 : 1;
+	uv_timer_init(&s->loop, &s->watchdog); /* cannot fail for timers */
+	s->watchdog.data = s;
+	uv_timer_start(&s->watchdog, on_watchdog, every_ms, every_ms);
+	s->is_watchdog_on = true;
+	log_info("systemd watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)every_ms);
+}
+
+/* The sockets were bound and listening before the workers started, so a
+ * query sent from now on is queued by the kernel and answered. */
+static void announce_ready(server_t *s)
+{
+	format_status(s);
+	log_info("erdns %s ready: %s", ERDNS_VERSION, s->status);
+	start_watchdog(s);
+	ops_notify_ready(s->status);
 }
 
 int server_run(config_t *config)
@@ -346,13 +416,12 @@ int server_run(config_t *config)
 	signal(SIGPIPE, SIG_IGN);
 	unsigned started = start_workers(&s, fds);
 	if (started == s.n_workers) {
-		log_ready(config, s.n_workers);
+		announce_ready(&s);
 		uv_run(&s.loop, UV_RUN_DEFAULT);
 		status = 0;
 	} else {
-		uv_close((uv_handle_t *)&s.sig_int, NULL);
-		uv_close((uv_handle_t *)&s.sig_term, NULL);
-		uv_close((uv_handle_t *)&s.sig_hup, NULL);
+		ops_notify_status("could not start its workers (see the log)");
+		close_main_handles(&s);
 		uv_run(&s.loop, UV_RUN_DEFAULT);
 	}
 	for (unsigned i = 0; i < started; i++) {
