@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 	libldns-dev libuv1-dev libcjson-dev libcmocka-dev libsystemd-dev
-	bind9-dnsutils knot-dnsutils knot ldnsutils iproute2 procps python3 curl nodejs
+	bind9-dnsutils knot-dnsutils knot ldnsutils iproute2 procps python3 curl nodejs strace
 )
 
 ensure_packages() {
