@@ -135,6 +135,14 @@ AS_UNIT_USER=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups --
 	--inh-caps=-all,+net_bind_service --ambient-caps=-all,+net_bind_service
 	--bounding-set=-all,+net_bind_service)
 
+# The notify sockets, and for the runs as another user erdns, its config
+# and zone, in a directory any user can reach (the build tree may sit under
+# a home directory that nobody cannot enter) with a short path (sun_path
+# holds 108 bytes).
+T=$(mktemp -d /tmp/erdns-systemd.XXXXXX)
+trap 'cleanup; rm -rf "$T"' EXIT
+chmod 755 "$T"
+
 start_standin UP --id 2
 start_standin TRUNC --id 3 --mode truncate
 ZONE="$SRCDIR/zones/branch.contoso.com.zone"
@@ -143,8 +151,8 @@ ZONE="$SRCDIR/zones/branch.contoso.com.zone"
 
 PORT=$(free_port)
 config "$W/erdns.json" "$PORT" "" "$ZONE"
-start_listener notify "$W" "$W/erdns.json"
-NOTIFY_SOCKET="$W/notify.sock" WATCHDOG_USEC=200000 start_erdns "$W/erdns.json"
+start_listener notify "$T" "$W/erdns.json"
+NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=200000 start_erdns "$W/erdns.json"
 N="$W/notify.log"
 if await_lines "$N" '^READY=1' 1; then ok "READY=1 sent"; else not_ok "no READY=1 within 10 s"; fi
 ready=$(grep -m1 '^READY=1' "$N")
@@ -180,13 +188,8 @@ check_eq "SIGTERM: STOPPING=1 last" "STOPPING=1" "$(kinds "$N" | awk '{ print $N
 
 # --- 2. as the unit runs it: unprivileged, CAP_NET_BIND_SERVICE only ------------
 
-# erdns, its config and zone in a directory any user can reach (the build
-# tree may sit under a home directory that nobody cannot enter).
-T=$(mktemp -d /tmp/erdns-systemd.XXXXXX)
-trap 'cleanup; rm -rf "$T"' EXIT
 cp "$ERDNS" "$T/erdns"
 cp "$ZONE" "$T/zone"
-chmod 755 "$T"
 chmod 644 "$T/zone"
 PORT=$(free_low_port) || exit 1
 config "$T/low.json" "$PORT" nobody "$T/zone"
