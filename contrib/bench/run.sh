@@ -12,6 +12,7 @@
 # Knobs (environment): RUNS=3 DURATION=10 (seconds per run), LAT_QPS=10000 LAT_DURATION=10
 # (latency runs at a fixed rate), RSS_N=100000 (entries for the memory test), HOT_N=100,
 # ZIPF_NAMES=100000 ZIPF_QUERIES=1000000, SERVERS="erdns unbound dnsmasq dnsdist",
+# WORKLOADS="hit miss zipf" (a subset for a quick A/B; RSS_N=0 skips the memory test),
 # PORT_BASE=15350, SERVER_CPU=1 LOAD_CPU=0 (knotd shares the load generator's core),
 # OUT=docs/benchmarks.md (OUT=- : print the report only), KEEP=1 keeps the work directory.
 #
@@ -28,7 +29,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
@@ -43,6 +44,7 @@ HOT_N=${HOT_N:-100}
 ZIPF_NAMES=${ZIPF_NAMES:-100000}
 ZIPF_QUERIES=${ZIPF_QUERIES:-1000000}
 SERVERS=${SERVERS:-erdns unbound dnsmasq dnsdist}
+WORKLOADS=${WORKLOADS:-hit miss zipf}
 PORT_BASE=${PORT_BASE:-15350}
 SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
@@ -460,11 +462,11 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
 for server in $SERVERS; do
 	echo "bench: === $server ===" >&2
-	for wl in hit miss zipf; do
+	for wl in $WORKLOADS; do
 		for run in $(seq "$RUNS"); do measure "$server" "$wl" "$run"; done
 		measure_latency "$server" "$wl"
 	done
-	measure_rss "$server"
+	if [ "$RSS_N" -gt 0 ]; then measure_rss "$server"; fi
 done
 T1=$(date +%s)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
