@@ -48,13 +48,13 @@ for i in 1 2 3 4 5 6; do
 	qs b$i.chain.example >/dev/null
 done
 check_eq "both silent servers marked down" 2 "$(grep -c 'marked down' "$W/erdns.log")"
-before=$(standin_count "$DEAD_LOG")
+# queries for c.chain.example only: the prober's ". NS" probes may land in between
 t0=$(now_ms)
 ans=$(qs c.chain.example)
 t1=$(now_ms)
 check_eq "known-down group: answer from the next group" "192.0.2.2" "$ans"
 check_le "known-down servers skipped at once (ms)" $((t1 - t0)) 400
-check_eq "no attempt sent to a known-down server" "$before" "$(standin_count "$DEAD_LOG")"
+check_eq "no attempt sent to a known-down server" 0 "$(grep -c 'c.chain.example' "$DEAD_LOG")"
 
 ans=$(qs x.sf.example)
 check_eq "SERVFAIL and REFUSED servers are skipped for the next one" "192.0.2.2" "$ans"
