@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/sockaddr.h"
 
@@ -34,6 +35,7 @@ typedef struct health_entry {
 	server_health_t state; /* under lock */
 	health_policy_t policy; /* under lock */
 	uint32_t rtt_version; /* under lock: bumped when state.rtt is published */
+	int64_t last_change_ms; /* under lock: wall clock of the last transition */
 	atomic_bool is_down;
 	atomic_bool is_in_use; /* named by the newest applied config */
 	atomic_uint consecutive_fails;
@@ -88,6 +90,14 @@ static void publish(health_entry_t *e)
 	atomic_store_explicit(&e->consecutive_fails, e->state.consecutive_fails,
 			      memory_order_relaxed);
 	atomic_store_explicit(&e->is_down, e->state.is_down, memory_order_release);
+}
+
+/* Under e->lock, on an up/down transition (rare: never on the common path). */
+static void note_transition(health_entry_t *e)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e->last_change_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int find(const health_table_t *t, const struct sockaddr *addr)
@@ -192,6 +202,8 @@ bool health_table_on_failure(health_table_t *t, health_view_t *v, uint16_t id,
 	pthread_mutex_lock(&e->lock);
 	bool marked = health_on_failure(&e->state, timed_out, e->policy.max_fails,
 					e->policy.probe_interval_ms, now_ms);
+	if (marked)
+		note_transition(e);
 	publish(e);
 	pthread_mutex_unlock(&e->lock);
 	return marked;
@@ -212,6 +224,8 @@ bool health_table_on_alive(health_table_t *t, uint16_t id)
 		return false;
 	pthread_mutex_lock(&e->lock);
 	bool marked_up = health_on_alive(&e->state);
+	if (marked_up)
+		note_transition(e);
 	publish(e);
 	pthread_mutex_unlock(&e->lock);
 	return marked_up;
@@ -251,6 +265,20 @@ bool health_table_take_probe(health_table_t *t, uint16_t id, uint64_t now_ms,
 	}
 	pthread_mutex_unlock(&e->lock);
 	return due;
+}
+
+void health_table_info(const health_table_t *t, uint16_t id, health_info_t *out)
+{
+	health_entry_t *e = t->entries[id];
+	pthread_mutex_lock(&e->lock);
+	*out = (health_info_t){
+		.rtt = e->state.rtt,
+		.consecutive_fails = e->state.consecutive_fails,
+		.is_down = e->state.is_down,
+		.is_in_use = atomic_load(&e->is_in_use),
+		.last_change_ms = e->last_change_ms,
+	};
+	pthread_mutex_unlock(&e->lock);
 }
 
 health_view_t *health_view_new(health_table_t *t)

@@ -93,6 +93,20 @@ void health_table_on_trial(health_table_t *t, uint16_t id, uint64_t now_ms);
 bool health_table_take_probe(health_table_t *t, uint16_t id, uint64_t now_ms,
 			     health_policy_t *policy);
 
+/* What the control socket shows of one address (`erdns ctl upstreams`). */
+typedef struct health_info {
+	rtt_t rtt; /* the shared estimate, as last merged from the workers' views */
+	uint32_t consecutive_fails;
+	bool is_down;
+	bool is_in_use; /* named by the newest applied config */
+	/* Wall clock (Unix time, ms) of the last up/down transition; 0: never.
+	 * Wall clock, not `now`: people compare it with their own logs. */
+	int64_t last_change_ms;
+} health_info_t;
+
+/* A consistent copy of id's state, taken under its lock. Any thread. */
+void health_table_info(const health_table_t *t, uint16_t id, health_info_t *out);
+
 /* One per worker thread. NULL on allocation failure. */
 health_view_t *health_view_new(health_table_t *t);
 void health_view_free(health_view_t *v);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "upstream/health.h"
@@ -368,6 +369,84 @@ static void test_transition_seen_once_across_threads(void **state)
 	health_view_free(v);
 }
 
+/* --- health_table_info (erdns ctl upstreams) ----------------------------- */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The info is the shared state: failures and down at once, RTT once a view
+ * has published it, and a wall-clock time only when up/down changed. */
+static void test_info_follows_transitions(void **state)
+{
+	fixture_t *f = *state;
+	char err[256];
+	f->config = load(f, TWO_GROUPS);
+	assert_int_equal(health_table_apply(f->table, f->config, err, sizeof(err)), 0);
+	health_view_t *v = health_view_new(f->table);
+	uint16_t id = f->config->groups[0].health_ids[0];
+	health_info_t info;
+	health_table_info(f->table, id, &info);
+	assert_false(info.is_down);
+	assert_true(info.is_in_use);
+	assert_int_equal(info.consecutive_fails, 0);
+	assert_int_equal(info.last_change_ms, 0); /* never changed */
+	assert_int_equal(rtt_srtt_ms(&info.rtt), -1);
+
+	health_table_on_failure(f->table, v, id, false, 0);
+	health_table_info(f->table, id, &info);
+	assert_int_equal(info.consecutive_fails, 1);
+	assert_false(info.is_down);
+	assert_int_equal(info.last_change_ms, 0); /* a failure is no transition */
+
+	int64_t before = wall_ms();
+	assert_true(health_table_on_failure(f->table, v, id, false, 0));
+	int64_t after = wall_ms();
+	health_table_info(f->table, id, &info);
+	assert_true(info.is_down);
+	assert_int_equal(info.consecutive_fails, 2);
+	assert_true(info.last_change_ms >= before && info.last_change_ms <= after);
+
+	int64_t down_at = info.last_change_ms;
+	health_table_on_failure(f->table, v, id, false, 0); /* still down: same time */
+	health_table_info(f->table, id, &info);
+	assert_int_equal(info.last_change_ms, down_at);
+
+	usleep(2000);
+	assert_true(health_table_on_success(f->table, v, id, 25000));
+	health_table_info(f->table, id, &info);
+	assert_false(info.is_down);
+	assert_int_equal(info.consecutive_fails, 0);
+	assert_true(info.last_change_ms > down_at);
+	/* the RTT sample is the view's until it syncs */
+	assert_int_equal(rtt_srtt_ms(&info.rtt), -1);
+	health_view_sync(v);
+	health_table_info(f->table, id, &info);
+	assert_int_equal(rtt_srtt_ms(&info.rtt), 25);
+	health_view_free(v);
+}
+
+/* An address a reload dropped is still in the table, no longer in use. */
+static void test_info_in_use_after_reload(void **state)
+{
+	fixture_t *f = *state;
+	char err[256];
+	f->config = load(f, TWO_GROUPS);
+	assert_int_equal(health_table_apply(f->table, f->config, err, sizeof(err)), 0);
+	uint16_t gone = f->config->groups[0].health_ids[0];
+	config_t *next = load(f, "{ \"branch\": { \"servers\": [\"127.0.0.1:5302\"] } }");
+	assert_int_equal(health_table_apply(f->table, next, err, sizeof(err)), 0);
+	health_info_t info;
+	health_table_info(f->table, gone, &info);
+	assert_false(info.is_in_use);
+	health_table_info(f->table, next->groups[0].health_ids[0], &info);
+	assert_true(info.is_in_use);
+	config_unref(next);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +462,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload_keeps_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transition_seen_once_across_threads, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_info_follows_transitions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_info_in_use_after_reload, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
