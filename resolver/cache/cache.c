@@ -628,3 +628,104 @@ void cache_get_stats(cache_t *c, cache_stats_t *out)
 		pthread_mutex_unlock(&s->lock);
 	}
 }
+
+/* --- peek and dump (the control socket; never on the query path) ------- */
+
+static uint32_t secs_until(uint64_t expire_ms, uint64_t now)
+{
+	return now < expire_ms ? (uint32_t)((expire_ms - now) / MS_PER_S) : 0;
+}
+
+cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
+			  uint32_t *ttl_left_s)
+{
+	*ttl_left_s = 0;
+	uint8_t kb[KEY_MAX];
+	size_t kl = key_encode(key, kb);
+	if (kl == 0)
+		return CACHE_MISS;
+	uint64_t hash = key_hash(c->seed, kb, kl);
+	struct stripe *s = stripe_of(c, hash);
+	pthread_mutex_lock(&s->lock);
+	struct entry *e = find(s, hash, kb, kl);
+	cache_result_t r = CACHE_MISS;
+	if (e && !is_dead(e, now_ms)) {
+		r = now_ms < e->expire_ms ? CACHE_HIT : CACHE_STALE;
+		*ttl_left_s = secs_until(e->expire_ms, now_ms);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* What is copied of an entry under the stripe lock: the key and the times,
+ * not the response; decoding and the callback wait for the unlock. */
+struct dump_item {
+	uint64_t expire_ms;
+	uint16_t key_len;
+	bool is_servfail, is_fallback;
+	uint8_t key[KEY_MAX];
+};
+
+/* Copies at most cap live entries of s into items; returns how many. */
+static size_t snapshot_stripe(struct stripe *s, uint64_t now, struct dump_item *items,
+			      size_t cap)
+{
+	size_t n = 0;
+	for (struct entry *e = s->tail; e && n < cap; e = e->newer) {
+		if (is_dead(e, now))
+			continue;
+		struct dump_item *it = &items[n++];
+		it->expire_ms = e->expire_ms;
+		it->key_len = e->key_len;
+		it->is_servfail = e->is_servfail;
+		it->is_fallback = e->is_fallback;
+		memcpy(it->key, entry_key(e), e->key_len);
+	}
+	return n;
+}
+
+/* Decodes items and hands them to cb; false when cb asked to stop. */
+static bool emit_items(const struct dump_item *items, size_t n, uint64_t now,
+		       cache_dump_cb cb, void *ctx, size_t *n_dumped)
+{
+	for (size_t i = 0; i < n; i++) {
+		cache_key_t k;
+		if (!key_decode(items[i].key, items[i].key_len, &k))
+			continue; /* cannot happen: the cache wrote it */
+		cache_dump_entry_t d = {
+			.qtype = k.qtype, .qclass = k.qclass, .chain = k.chain, .epoch = k.epoch,
+			.is_do = k.is_do, .is_cd = k.is_cd,
+			.ttl_left_s = secs_until(items[i].expire_ms, now),
+			.is_stale = now >= items[i].expire_ms,
+			.is_servfail = items[i].is_servfail,
+			.is_fallback = items[i].is_fallback,
+		};
+		memcpy(d.name, k.qname, k.qname_len);
+		(*n_dumped)++;
+		if (!cb(&d, ctx))
+			return false;
+	}
+	return true;
+}
+
+int cache_dump(cache_t *c, uint64_t now_ms, cache_dump_cb cb, void *ctx, size_t *n_dumped)
+{
+	*n_dumped = 0;
+	bool go_on = true;
+	for (unsigned i = 0; i < c->n_stripes && go_on; i++) {
+		struct stripe *s = &c->stripes[i];
+		pthread_mutex_lock(&s->lock);
+		size_t cap = s->n_entries;
+		pthread_mutex_unlock(&s->lock);
+		/* Allocated unlocked; entries added meanwhile wait for another dump. */
+		struct dump_item *items = malloc((cap ? cap : 1) * sizeof(*items));
+		if (items == NULL)
+			return -ENOMEM;
+		pthread_mutex_lock(&s->lock);
+		size_t n = snapshot_stripe(s, now_ms, items, cap);
+		pthread_mutex_unlock(&s->lock);
+		go_on = emit_items(items, n, now_ms, cb, ctx, n_dumped);
+		free(items);
+	}
+	return 0;
+}

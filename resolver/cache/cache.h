@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "dns/dname.h"
 #include "dns/wire.h"
 
 /* RFC 8767 4: "a TTL of 30 seconds" on records served stale. */
@@ -141,5 +142,41 @@ size_t cache_flush_name(cache_t *c, const uint8_t *name);
 size_t cache_flush_subtree(cache_t *c, const uint8_t *name);
 
 void cache_get_stats(cache_t *c, cache_stats_t *out);
+
+/*
+ * What cache_lookup would find for key, without any of its side effects:
+ * nothing copied, no hit or miss counted, no visited bit, no prefetch
+ * claimed, nothing removed (`erdns ctl explain` must not change what it
+ * looks at: a claimed prefetch would be lost to the next client).
+ * *ttl_left_s: whole seconds until expiry, 0 when STALE or MISS.
+ */
+cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
+			  uint32_t *ttl_left_s);
+
+/* One entry as cache_dump shows it: a copy, nothing points into the cache. */
+typedef struct cache_dump_entry {
+	uint8_t name[ER_DNAME_MAX]; /* wire form, lower case (as keyed) */
+	uint16_t qtype, qclass;
+	uint32_t chain; /* index into the chains of the snapshot of route epoch `epoch` */
+	uint32_t epoch;
+	bool is_do, is_cd;
+	uint32_t ttl_left_s; /* whole seconds until expiry; 0 once expired */
+	bool is_stale; /* expired, still servable stale (serve_stale_s) */
+	bool is_servfail; /* a cached failure (RFC 9520) */
+	bool is_fallback; /* from a later group than the chain's first */
+} cache_dump_entry_t;
+
+/* Called once per entry, on the caller's thread; false stops the walk. */
+typedef bool (*cache_dump_cb)(const cache_dump_entry_t *e, void *ctx);
+
+/*
+ * Walks every entry still servable (fresh or stale; dead ones are skipped),
+ * one stripe at a time: the stripe's keys and times are copied under its
+ * lock and cb runs after the lock is released, so a slow consumer never
+ * holds up the query path. An entry inserted or removed during the walk
+ * may or may not be seen. *n_dumped: the calls to cb. Returns 0, or
+ * -ENOMEM (a stripe could not be copied; cb may have run for others).
+ */
+int cache_dump(cache_t *c, uint64_t now_ms, cache_dump_cb cb, void *ctx, size_t *n_dumped);
 
 #endif

@@ -108,3 +108,27 @@ size_t key_encode(const cache_key_t *key, uint8_t out[KEY_MAX])
 	t[12] = (uint8_t)((key->is_do ? 1 : 0) | (key->is_cd ? 2 : 0));
 	return n + KEY_TAIL_LEN;
 }
+
+static uint32_t read_be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+bool key_decode(const uint8_t *buf, size_t len, cache_key_t *out)
+{
+	size_t n = dname_wire_len(buf, len);
+	if (n == 0 || n + KEY_TAIL_LEN != len)
+		return false;
+	const uint8_t *t = buf + n;
+	*out = (cache_key_t){
+		.qname = buf,
+		.qname_len = n,
+		.chain = read_be32(t),
+		.epoch = read_be32(t + 4),
+		.qtype = wire_read_u16(t + 8),
+		.qclass = wire_read_u16(t + 10),
+		.is_do = (t[12] & 1) != 0,
+		.is_cd = (t[12] & 2) != 0,
+	};
+	return true;
+}

@@ -8,6 +8,7 @@
 #ifndef ERDNS_CACHE_KEY_H
 #define ERDNS_CACHE_KEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@
 /* Writes the encoding of key to out; returns its length, or 0 when
  * key->qname_len is not 1..255. */
 size_t key_encode(const cache_key_t *key, uint8_t out[KEY_MAX]);
+
+/* The inverse of key_encode: fills out from buf (len bytes); out->qname
+ * points into buf. Returns false when buf is no key encoding. */
+bool key_decode(const uint8_t *buf, size_t len, cache_key_t *out);
 
 /* SipHash-1-3 of buf under seed. */
 uint64_t key_hash(const uint8_t seed[KEY_SEED_LEN], const uint8_t *buf, size_t len);

@@ -900,6 +900,125 @@ static void test_stats_counters(void **state)
 	assert_true(st.bytes > copy.len);
 }
 
+/* --- peek and dump (erdns ctl) ------------------------------------------- */
+
+/* Peek says what a lookup would find and changes nothing: no counters, and
+ * a prefetch a lookup would claim is still there for the next client. */
+static void test_peek_has_no_side_effects(void **state)
+{
+	fixture_t *f = *state;
+	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false);
+	uint32_t ttl = 99;
+	assert_int_equal(cache_peek(f->cache, &k, T0, &ttl), CACHE_MISS);
+	assert_int_equal(ttl, 0);
+	assert_int_equal(insert(f, &www_a, &k, false, T0), 0);
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(100) + 500, &ttl), CACHE_HIT);
+	assert_int_equal(ttl, 199);
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(295), &ttl), CACHE_HIT); /* last 10% */
+	cache_stats_t st;
+	cache_get_stats(f->cache, &st);
+	assert_int_equal(st.hits + st.misses + st.prefetches, 0);
+	cache_copy_t copy;
+	assert_int_equal(lookup(f, &k, T0 + S(295), false, &copy), CACHE_HIT);
+	assert_true(copy.should_prefetch); /* peek did not claim it */
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(300), &ttl), CACHE_STALE);
+	assert_int_equal(ttl, 0);
+	/* dead past serve_stale_s: a miss, and peek does not remove it */
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(300 + 86400), &ttl), CACHE_MISS);
+	cache_get_stats(f->cache, &st);
+	assert_int_equal(st.entries, 1);
+}
+
+typedef struct dump_seen {
+	size_t n, stop_after;
+	cache_dump_entry_t e[32];
+} dump_seen_t;
+
+static bool collect(const cache_dump_entry_t *e, void *ctx)
+{
+	dump_seen_t *seen = ctx;
+	if (seen->n < 32)
+		seen->e[seen->n] = *e;
+	seen->n++;
+	return seen->stop_after == 0 || seen->n < seen->stop_after;
+}
+
+static const cache_dump_entry_t *seen_entry(const dump_seen_t *seen, const char *name,
+					    uint16_t qtype, uint32_t chain)
+{
+	uint8_t wire[ER_DNAME_MAX];
+	assert_true(dname_from_text(name, wire) > 0);
+	for (size_t i = 0; i < seen->n && i < 32; i++) {
+		const cache_dump_entry_t *e = &seen->e[i];
+		if (dname_equal(e->name, wire) && e->qtype == qtype && e->chain == chain)
+			return e;
+	}
+	return NULL;
+}
+
+/* Every live entry once, with its key decoded and its times: fresh, stale,
+ * a cached failure, a fallback answer; dead entries are left out. */
+static void test_dump_lists_entries(void **state)
+{
+	fixture_t *f = *state;
+	fill_for_flush(f); /* 15 entries, TTL 300, chains 0 and 3 */
+	cache_key_t k = make_key(f, "WWW.Example.com.", DNS_TYPE_A, 7, true, false);
+	k.epoch = 5;
+	assert_int_equal(insert(f, &www_a, &k, true, T0), 0); /* a fallback: TTL 30 */
+	spec_t sf = { .qname = "broken.example.com.", .rcode = LDNS_RCODE_SERVFAIL };
+	cache_key_t kf = make_key(f, "broken.example.com.", DNS_TYPE_A, 0, false, false);
+	assert_int_equal(insert(f, &sf, &kf, false, T0), 0);
+	dump_seen_t seen = { 0 };
+	size_t n = 0;
+	assert_int_equal(cache_dump(f->cache, T0 + S(2), collect, &seen, &n), 0);
+	assert_int_equal(n, 17);
+	assert_int_equal(seen.n, 17);
+	const cache_dump_entry_t *e = seen_entry(&seen, "www.example.com.", DNS_TYPE_A, 7);
+	assert_non_null(e);
+	assert_int_equal(e->name[1], 'w'); /* lower case, as keyed */
+	assert_int_equal(e->epoch, 5);
+	assert_true(e->is_do);
+	assert_false(e->is_cd);
+	assert_true(e->is_fallback);
+	assert_int_equal(e->ttl_left_s, 28);
+	assert_int_equal(e->qclass, DNS_CLASS_IN);
+	e = seen_entry(&seen, "b.a.example.com.", DNS_TYPE_AAAA, 0);
+	assert_non_null(e);
+	assert_int_equal(e->ttl_left_s, 298);
+	assert_false(e->is_stale || e->is_fallback || e->is_servfail);
+	assert_true(seen_entry(&seen, "broken.example.com.", DNS_TYPE_A, 0)->is_servfail);
+
+	/* 60 s on: the fallback answer is stale, the failure dead (never stale) */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(cache_dump(f->cache, T0 + S(60), collect, &seen, &n), 0);
+	assert_int_equal(n, 16);
+	e = seen_entry(&seen, "www.example.com.", DNS_TYPE_A, 7);
+	assert_true(e->is_stale);
+	assert_int_equal(e->ttl_left_s, 0);
+	assert_null(seen_entry(&seen, "broken.example.com.", DNS_TYPE_A, 0));
+	cache_stats_t st;
+	cache_get_stats(f->cache, &st);
+	assert_int_equal(st.entries, 17); /* a dump removes nothing */
+	assert_int_equal(st.hits + st.misses, 0);
+}
+
+/* The callback bounds the walk (the control socket stops at 100000). */
+static void test_dump_stops_when_asked(void **state)
+{
+	fixture_t *f = *state;
+	fill_for_flush(f);
+	dump_seen_t seen = { .stop_after = 4 };
+	size_t n = 0;
+	assert_int_equal(cache_dump(f->cache, T0, collect, &seen, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(seen.n, 4);
+	/* an empty cache: no call */
+	cache_flush_all(f->cache);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(cache_dump(f->cache, T0, collect, &seen, &n), 0);
+	assert_int_equal(n, 0);
+}
+
 static uint32_t u32_at(const uint8_t *p)
 {
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
@@ -1001,6 +1120,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_subtree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peek_has_no_side_effects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_lists_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_stops_when_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fill_pointer_into_patched_ttl, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_kept_name_runs_into_cut_opt, setup, teardown),
