@@ -281,6 +281,17 @@ void health_table_info(const health_table_t *t, uint16_t id, health_info_t *out)
 	pthread_mutex_unlock(&e->lock);
 }
 
+void health_table_fill(const health_table_t *t, const uint16_t *ids, size_t n,
+		       server_health_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		health_entry_t *e = t->entries[ids[i]];
+		pthread_mutex_lock(&e->lock);
+		out[i] = e->state;
+		pthread_mutex_unlock(&e->lock);
+	}
+}
+
 health_view_t *health_view_new(health_table_t *t)
 {
 	health_view_t *v = calloc(1, sizeof(*v));

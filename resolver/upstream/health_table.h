@@ -107,6 +107,12 @@ typedef struct health_info {
 /* A consistent copy of id's state, taken under its lock. Any thread. */
 void health_table_info(const health_table_t *t, uint16_t id, health_info_t *out);
 
+/* The health of n addresses as select_order wants it, all from the table
+ * (RTT too: the merged estimate, not a worker's), for a thread that has no
+ * view: which server would a query pick now (`erdns ctl explain`). */
+void health_table_fill(const health_table_t *t, const uint16_t *ids, size_t n,
+		       server_health_t *out);
+
 /* One per worker thread. NULL on allocation failure. */
 health_view_t *health_view_new(health_table_t *t);
 void health_view_free(health_view_t *v);

@@ -429,6 +429,35 @@ static void test_info_follows_transitions(void **state)
 	health_view_free(v);
 }
 
+/* The table's own fill agrees with a view's on up/down and takes the
+ * merged RTT, so select_order ranks as the workers do after a sync. */
+static void test_table_fill_uses_shared_state(void **state)
+{
+	fixture_t *f = *state;
+	char err[256];
+	f->config = load(f, TWO_GROUPS);
+	assert_int_equal(health_table_apply(f->table, f->config, err, sizeof(err)), 0);
+	health_view_t *v = health_view_new(f->table);
+	const uint16_t *ids = f->config->groups[0].health_ids;
+	health_table_on_success(f->table, v, ids[1], 30000);
+	health_table_on_failure(f->table, v, ids[0], false, 500);
+	health_table_on_failure(f->table, v, ids[0], false, 500);
+	server_health_t got[2];
+	health_table_fill(f->table, ids, 2, got);
+	assert_true(got[0].is_down);
+	assert_int_equal(got[0].next_probe_ms, 1500);
+	assert_false(got[1].is_down);
+	assert_false(got[1].rtt.has_sample); /* not merged yet */
+	health_view_sync(v);
+	health_table_fill(f->table, ids, 2, got);
+	assert_int_equal(rtt_srtt_ms(&got[1].rtt), 30);
+	uint8_t order[2];
+	uint32_t cursor = 0;
+	assert_int_equal(select_order(SELECT_FASTEST, got, 2, &cursor, UINT32_MAX, 600, order), 1);
+	assert_int_equal(order[0], 1);
+	health_view_free(v);
+}
+
 /* An address a reload dropped is still in the table, no longer in use. */
 static void test_info_in_use_after_reload(void **state)
 {
@@ -464,6 +493,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_info_follows_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_info_in_use_after_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_fill_uses_shared_state, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
