@@ -18,7 +18,11 @@
  * every cache key: nothing fetched under the old routes is found under the
  * new ones, even an answer that arrives after the swap. Listener and thread
  * changes need a restart (the sockets were bound with the old privileges);
- * the reload says so in the log.
+ * the reload says so in the log. SIGHUP and `erdns ctl reload` run the same
+ * reload(), which returns what changed (config/diff.h) or the error.
+ *
+ * The control socket (ops/control.h) lives on this thread's loop too, bound
+ * before a privilege drop like the listeners; the workers never see it.
  *
  * Under systemd (Type=notify, ops/notify.h) the main thread reports the
  * same milestones: READY=1 once every worker runs, RELOADING=1 and READY=1
@@ -35,6 +39,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "config/diff.h"
+#include "ops/control.h"
 #include "ops/notify.h"
 #include "server/forward.h"
 #include "server/worker.h"
@@ -44,7 +50,7 @@
 
 typedef struct server {
 	uv_loop_t loop;
-	uv_signal_t sig_int, sig_term, sig_hup;
+	uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
 	uv_timer_t watchdog; /* WATCHDOG=1 to systemd, when it asks for it */
 	bool is_watchdog_on;
 	config_t *config;
@@ -52,6 +58,10 @@ typedef struct server {
 	health_table_t *health; /* shared by the workers, by upstream address */
 	worker_t **workers;
 	unsigned n_workers;
+	unsigned n_started; /* workers running: their counters may be read */
+	bool is_serving; /* from "ready" to the stop signal */
+	control_t *control; /* NULL: not configured or could not be bound */
+	uint64_t started_ms; /* uv_now at start, for the uptime */
 	/* "serving ADDR... (udp+tcp), N worker thread(s)": the log's ready line
 	 * and systemd's STATUS=, made once since the sockets never change. */
 	char status[ER_LISTEN_MAX * ER_SOCKADDR_TEXT_MAX + 64];
@@ -191,52 +201,28 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
-static bool same_listeners(const config_t *a, const config_t *b)
+static int reload_failed(char *msg, size_t len, const char *err)
 {
-	if (a->n_listen != b->n_listen)
-		return false;
-	for (size_t i = 0; i < a->n_listen; i++) {
-		if (!sockaddr_equal((const struct sockaddr *)&a->listen[i],
-				    (const struct sockaddr *)&b->listen[i]))
-			return false;
-	}
-	return true;
+	snprintf(msg, len, "reload failed, keeping the running configuration: %s", err);
+	log_error("%s", msg);
+	return -1;
 }
 
-static bool same_chains(const config_t *a, const config_t *b)
+/* The parts a restart would apply, and only the log says so. */
+static void warn_restart_needed(const cJSON *diff)
 {
-	if (a->n_chains != b->n_chains)
-		return false;
-	for (size_t i = 0; i < a->n_chains; i++) {
-		if (strcmp(a->chains[i].text, b->chains[i].text) != 0)
-			return false;
+	const cJSON *key;
+	cJSON_ArrayForEach(key, cJSON_GetObjectItem(diff, "restart_needed"))
+	{
+		log_warn("reload: %s changed; restart erdns to apply it",
+			 cJSON_GetStringValue(key));
 	}
-	return true;
 }
 
-/* Loads and applies the configuration file again. Returns 0, or -1 with the
- * running configuration kept and the reason logged. */
-static int apply_reload(server_t *s)
+/* Hands next to every worker and waits until each serves it (SPEC 3: once
+ * the reload is reported done, every answer follows the new routes). */
+static void swap_in(server_t *s, config_t *next)
 {
-	char err[ER_CONFIG_ERR_MAX];
-	config_t *next = config_load(s->config->path, err, sizeof(err));
-	if (next == NULL) {
-		log_error("reload failed, keeping the running configuration: %s", err);
-		return -1;
-	}
-	if (!same_listeners(s->config, next))
-		log_warn("reload: listen addresses changed; restart erdns to apply them");
-	if (next->threads != s->config->threads)
-		log_warn("reload: threads changed; restart erdns to apply it");
-	if (health_table_apply(s->health, next, err, sizeof(err)) < 0) {
-		log_error("reload failed, keeping the running configuration: %s", err);
-		config_unref(next);
-		return -1;
-	}
-	log_set_level(next->log_level);
-	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
-	bool renumbered = !same_chains(s->config, next);
-	next->route_epoch = s->config->route_epoch + (renumbered ? 1 : 0);
 	for (unsigned i = 0; i < s->n_workers; i++)
 		worker_swap_config(s->workers[i], next);
 	for (unsigned i = 0; i < s->n_workers; i++) {
@@ -244,30 +230,73 @@ static int apply_reload(server_t *s)
 			log_warn("reload: worker %u has not taken the new configuration after "
 				 "%d ms", i, ER_RELOAD_WAIT_MS);
 	}
-	if (renumbered) {
-		/* Unreachable under the new epoch anyway: give the memory back. */
-		size_t n = cache_flush_all(s->cache);
-		log_info("reload: routes changed, %zu cache entries flushed", n);
+}
+
+/*
+ * Loads the configuration file again and, only if all of it is valid,
+ * swaps it in. Returns 0 with msg saying what changed and *changes the
+ * details (caller frees), or -1 with the error in msg (the running
+ * configuration stays). Logs either way.
+ */
+static int apply_reload(server_t *s, char *msg, size_t len, cJSON **changes)
+{
+	char err[ER_CONFIG_ERR_MAX];
+	*changes = NULL;
+	config_t *next = config_load(s->config->path, err, sizeof(err));
+	if (next == NULL)
+		return reload_failed(msg, len, err);
+	cJSON *diff = config_diff(s->config, next);
+	if (diff == NULL || health_table_apply(s->health, next, err, sizeof(err)) < 0) {
+		cJSON_Delete(diff);
+		config_unref(next);
+		return reload_failed(msg, len, diff ? err : "out of memory");
 	}
+	warn_restart_needed(diff);
+	log_set_level(next->log_level);
+	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
+	bool renumbered = !config_same_chains(s->config, next);
+	next->route_epoch = s->config->route_epoch + (renumbered ? 1 : 0);
+	swap_in(s, next);
+	/* Unreachable under the new epoch anyway: give the memory back. */
+	size_t flushed = renumbered ? cache_flush_all(s->cache) : 0;
+	if (renumbered)
+		log_info("reload: routes changed, %zu cache entries flushed", flushed);
+	cJSON_AddNumberToObject(diff, "cache_flushed", (double)flushed);
 	config_unref(s->config);
 	s->config = next;
-	log_info("configuration reloaded from %s", next->path);
+	char summary[512];
+	config_diff_summary(diff, summary, sizeof(summary));
+	snprintf(msg, len, "configuration reloaded from %s: %s, %zu cache entries flushed",
+		 next->path, summary, flushed);
+	log_info("%s", msg);
+	*changes = diff;
 	return 0;
 }
 
 /* systemd learns of the reload (RELOADING=1) and of its end (READY=1), also
  * when it failed: erdns serves on with the previous configuration, which
  * the status line says. */
-static void reload(server_t *s)
+static int reload(server_t *s, char *msg, size_t len, cJSON **changes)
 {
 	ops_notify_reloading();
-	if (apply_reload(s) == 0) {
+	int rc = apply_reload(s, msg, len, changes);
+	if (rc == 0) {
 		ops_notify_ready(s->status);
-		return;
+		return 0;
 	}
 	char status[sizeof(s->status) + 64];
 	snprintf(status, sizeof(status), "%s; the last reload failed (see the log)", s->status);
 	ops_notify_ready(status);
+	return rc;
+}
+
+int server_reopen_logs(char *msg, size_t len)
+{
+	/* erdns writes only to stderr so far, which is not reopened (systemd or
+	 * the shell own it); the query log (log.query_file) will hook in here. */
+	snprintf(msg, len, "no log file to reopen");
+	log_info("reopen: no log file to reopen");
+	return 0;
 }
 
 static void close_main_handles(server_t *s)
@@ -275,6 +304,7 @@ static void close_main_handles(server_t *s)
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	uv_close((uv_handle_t *)&s->sig_usr1, NULL);
 	if (s->is_watchdog_on)
 		uv_close((uv_handle_t *)&s->watchdog, NULL);
 }
@@ -282,13 +312,95 @@ static void close_main_handles(server_t *s)
 static void on_signal(uv_signal_t *handle, int signum)
 {
 	server_t *s = handle->data;
+	char msg[ER_CONFIG_ERR_MAX + 256];
 	if (signum == SIGHUP) {
-		reload(s);
+		cJSON *changes;
+		(void)reload(s, msg, sizeof(msg), &changes); /* it logs either way */
+		cJSON_Delete(changes);
+		return;
+	}
+	if (signum == SIGUSR1) {
+		(void)server_reopen_logs(msg, sizeof(msg));
 		return;
 	}
 	log_info("stopping on signal %d", signum);
 	ops_notify_stopping();
+	s->is_serving = false;
 	close_main_handles(s);
+	control_close(s->control);
+	s->control = NULL;
+}
+
+/* --- what the control socket may see and do (ops/control_cmd.h) -------- */
+
+static const config_t *env_config(void *ctx)
+{
+	return ((server_t *)ctx)->config;
+}
+
+static const metrics_t *env_worker_metrics(void *ctx, unsigned i)
+{
+	server_t *s = ctx;
+	return i < s->n_started ? worker_stats(s->workers[i]) : NULL;
+}
+
+static int env_reload(void *ctx, char *msg, size_t len, cJSON **changes)
+{
+	return reload(ctx, msg, len, changes);
+}
+
+static int env_reopen(void *ctx, char *msg, size_t len)
+{
+	(void)ctx;
+	return server_reopen_logs(msg, len);
+}
+
+static bool env_is_serving(void *ctx)
+{
+	return ((server_t *)ctx)->is_serving;
+}
+
+static void start_control(server_t *s, int fd)
+{
+	if (fd < 0)
+		return;
+	control_env_t env = {
+		.ctx = s,
+		.config = env_config,
+		.worker_metrics = env_worker_metrics,
+		.reload = env_reload,
+		.reopen = env_reopen,
+		.is_serving = env_is_serving,
+		.cache = s->cache,
+		.health = s->health,
+		.started_ms = s->started_ms,
+	};
+	s->control = control_start(&s->loop, fd, s->config->control_socket, &env);
+}
+
+/* Binds the control socket while still privileged, for server.user when
+ * there is one (its group may then use erdns ctl). -1: none. */
+static int bind_control(const config_t *c)
+{
+	if (c->control_socket == NULL)
+		return -1;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	struct passwd *pw = c->user ? getpwnam(c->user) : NULL;
+	if (pw) {
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	return control_bind(c->control_socket, uid, gid);
+}
+
+/* Not serving after all: the socket file this run just made goes too. */
+static void unbind_control(const config_t *c, int fd)
+{
+	if (fd < 0)
+		return;
+	close(fd);
+	unlink(c->control_socket);
 }
 
 static void watch_signal(server_t *s, uv_signal_t *h, int signum)
@@ -385,6 +497,43 @@ static void announce_ready(server_t *s)
 	ops_notify_ready(s->status);
 }
 
+/* Runs the main loop with the workers started; returns the exit status. */
+static int serve(server_t *s, int *fds, int control_fd)
+{
+	int status = 1;
+	uv_loop_init(&s->loop);
+	s->started_ms = uv_now(&s->loop);
+	watch_signal(s, &s->sig_int, SIGINT);
+	watch_signal(s, &s->sig_term, SIGTERM);
+	watch_signal(s, &s->sig_hup, SIGHUP);
+	watch_signal(s, &s->sig_usr1, SIGUSR1);
+	signal(SIGPIPE, SIG_IGN);
+	s->n_started = start_workers(s, fds);
+	if (s->n_started == s->n_workers) {
+		s->is_serving = true;
+		start_control(s, control_fd);
+		announce_ready(s);
+		uv_run(&s->loop, UV_RUN_DEFAULT);
+		status = 0;
+	} else {
+		unbind_control(s->config, control_fd);
+		ops_notify_status("could not start its workers (see the log)");
+		close_main_handles(s);
+		uv_run(&s->loop, UV_RUN_DEFAULT);
+	}
+	for (unsigned i = 0; i < s->n_started; i++) {
+		worker_stop_and_join(s->workers[i]);
+		if (worker_exit_status(s->workers[i]) != 0)
+			status = 1;
+		worker_free(s->workers[i]);
+	}
+	if (uv_loop_close(&s->loop) != 0) {
+		log_error("main loop closed with handles still open");
+		status = 1;
+	}
+	return status;
+}
+
 int server_run(config_t *config)
 {
 	server_t s = { .config = config, .n_workers = config->threads };
@@ -404,36 +553,14 @@ int server_run(config_t *config)
 	config->route_epoch = 1;
 	if (open_all_sockets(config, s.n_workers, fds) < 0)
 		goto out;
+	int control_fd = bind_control(config);
 	if (drop_privileges(config->user) < 0) {
 		for (size_t k = 0; k < 2 * config->n_listen * s.n_workers; k++)
 			close(fds[k]);
+		unbind_control(config, control_fd);
 		goto out;
 	}
-	uv_loop_init(&s.loop);
-	watch_signal(&s, &s.sig_int, SIGINT);
-	watch_signal(&s, &s.sig_term, SIGTERM);
-	watch_signal(&s, &s.sig_hup, SIGHUP);
-	signal(SIGPIPE, SIG_IGN);
-	unsigned started = start_workers(&s, fds);
-	if (started == s.n_workers) {
-		announce_ready(&s);
-		uv_run(&s.loop, UV_RUN_DEFAULT);
-		status = 0;
-	} else {
-		ops_notify_status("could not start its workers (see the log)");
-		close_main_handles(&s);
-		uv_run(&s.loop, UV_RUN_DEFAULT);
-	}
-	for (unsigned i = 0; i < started; i++) {
-		worker_stop_and_join(s.workers[i]);
-		if (worker_exit_status(s.workers[i]) != 0)
-			status = 1;
-		worker_free(s.workers[i]);
-	}
-	if (uv_loop_close(&s.loop) != 0) {
-		log_error("main loop closed with handles still open");
-		status = 1;
-	}
+	status = serve(&s, fds, control_fd);
 	if (status == 0)
 		log_info("stopped cleanly");
 out:

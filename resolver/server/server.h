@@ -1,7 +1,8 @@
 /*
  * `erdns serve`: binds every listen address (UDP and TCP) once per worker
  * with SO_REUSEPORT, drops privileges, runs the workers, and handles SIGINT/
- * SIGTERM (clean stop) and SIGHUP (reload) on the main thread's loop.
+ * SIGTERM (clean stop), SIGHUP (reload), SIGUSR1 (reopen the log files) and
+ * the control socket (`erdns ctl`) on the main thread's loop.
  */
 #ifndef ERDNS_SERVER_SERVER_H
 #define ERDNS_SERVER_SERVER_H
@@ -12,5 +13,12 @@
  * Returns the process exit status: 0 after a clean stop, 1 when the
  * listeners cannot be set up or a loop did not close cleanly. */
 int server_run(config_t *config);
+
+/*
+ * Reopens the log files (SIGUSR1, `erdns ctl reopen`; for logrotate).
+ * Main thread. Returns 0 with what was done in msg, or a negative errno
+ * with the error. Today there is no log file (stderr only): it says so.
+ */
+int server_reopen_logs(char *msg, size_t len);
 
 #endif
