@@ -19,6 +19,7 @@ int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_m365(int argc, char **argv);
 int cmd_pac(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 /* Prints "erdns: MESSAGE" and the usage hint; returns ER_EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
