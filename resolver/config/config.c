@@ -746,6 +746,6 @@ void config_print_summary(const config_t *c, FILE *out)
 		     "prefetch %s\n",
 		c->cache.max_mb, c->cache.min_ttl_s, c->cache.max_ttl_s, c->cache.max_negative_ttl_s,
 		c->cache.serve_stale_s, c->cache.fallback_ttl_s, c->cache.prefetch ? "on" : "off");
-	fprintf(out, "validated but not in effect yet: control.*, metrics.*, "
-		     "log.queries, log.query_file\n");
+	fprintf(out, "control:  %s (erdns ctl)\n", c->control_socket);
+	fprintf(out, "validated but not in effect yet: metrics.*, log.queries, log.query_file\n");
 }

@@ -184,8 +184,9 @@ cJSON *config_diff(const config_t *old, const config_t *next)
 	cJSON_AddNumberToObject(chains, "count", (double)next->n_chains);
 	cJSON_AddBoolToObject(chains, "renumbered", !config_same_chains(old, next));
 	cJSON_AddItemToObject(o, "restart_needed", restart_needed(old, next));
-	/* cJSON's adders ignore NULL items; one check at the end finds any
-	 * allocation that failed on the way. */
+	/* cJSON's adders ignore NULL items: one check at the end finds a part
+	 * that could not be allocated (a row lost inside one would show as a
+	 * smaller list, which is all an out-of-memory report could say). */
 	if (cJSON_GetArraySize(o) != 5 || !cJSON_GetObjectItem(chains, "renumbered")) {
 		cJSON_Delete(o);
 		return NULL;

@@ -18,7 +18,9 @@ check_has "check: view rules" "view pilot         1 from domains" "$OUT"
 check_has "check: zones" "branch.contoso.com       7 records" "$OUT"
 check_has "check: says OK" "configuration OK" "$OUT"
 check_has "check: cache settings" "cache:    64 MB, ttl 0..86400 s" "$OUT"
-check_has "check: honest about keys not in effect" "validated but not in effect yet: control" "$OUT"
+check_has "check: honest about keys not in effect" "validated but not in effect yet: metrics" "$OUT"
+check_lacks "check: control.* is in effect" "not in effect yet: control" "$OUT"
+check_has "check: the control socket" "control:  /run/erdns/control.sock (erdns ctl)" "$OUT"
 
 run "$ERDNS" explain -c "$SRCDIR/conf/demo/erdns.json" mail.outlook.office.com
 check_eq "explain: exit 0" 0 "$RC"
@@ -88,7 +90,7 @@ run "$ERDNS" frobnicate
 check_eq "unknown command: exit 2" 2 "$RC"
 run "$ERDNS" check --frob
 check_eq "unknown option: exit 2" 2 "$RC"
-for cmd in serve check explain; do
+for cmd in serve check explain ctl; do
 	run "$ERDNS" $cmd --help
 	check_eq "$cmd --help exits 0" 0 "$RC"
 	check_has "$cmd --help prints usage" "usage: erdns $cmd" "$OUT"
