@@ -247,8 +247,12 @@ static int exchange(const char *path, const char *line, char **reply)
 		return -1;
 	}
 	int rc = send_all(fd, line, strlen(line));
-	if (rc == 0)
-		rc = read_reply(fd, reply);
+	/* A server that refuses at once (too many connections) has written
+	 * why and closed before our line went out: read what it said. */
+	if (rc == 0 || rc == -EPIPE || rc == -ECONNRESET) {
+		int read_rc = read_reply(fd, reply);
+		rc = read_rc == 0 || rc == 0 ? read_rc : rc;
+	}
 	close(fd);
 	if (rc < 0) {
 		fprintf(stderr, "erdns: ctl: %s: %s\n", path,
