@@ -104,10 +104,12 @@ static int bind_socket(const struct sockaddr_un *sun, uid_t uid, gid_t gid, cons
 		*step = "cannot bind", rc = -errno;
 	else if (chmod(sun->sun_path, ER_CONTROL_MODE) < 0)
 		*step = "cannot set mode 0660", rc = -errno;
-	else if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(sun->sun_path, uid, gid) < 0)
-		*step = "cannot give it to server.user", rc = -errno;
 	else if (listen(fd, ER_CONTROL_BACKLOG) < 0)
 		*step = "cannot listen", rc = -errno;
+	/* Not fatal: root can still use it, only server.user's group cannot. */
+	if (rc == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && chown(sun->sun_path, uid, gid) < 0)
+		log_warn("control socket %s: cannot give it to server.user: %s; only root may "
+			 "use erdns ctl", sun->sun_path, strerror(errno));
 	if (rc < 0) {
 		if (strcmp(*step, "cannot bind") != 0)
 			unlink(sun->sun_path);

@@ -378,8 +378,10 @@ static void start_control(server_t *s, int fd)
 	s->control = control_start(&s->loop, fd, s->config->control_socket, &env);
 }
 
-/* Binds the control socket while still privileged, for server.user when
- * there is one (its group may then use erdns ctl). -1: none. */
+/* Binds the control socket before the privilege drop, given to server.user
+ * when the drop is to come (its group may then use erdns ctl). A process
+ * that already runs as its user (systemd's User=) owns what it binds, and
+ * the unit's filter refuses chown. -1: none. */
 static int bind_control(const config_t *c)
 {
 	if (c->control_socket == NULL)
@@ -387,7 +389,7 @@ static int bind_control(const config_t *c)
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	struct passwd *pw = c->user ? getpwnam(c->user) : NULL;
-	if (pw) {
+	if (pw && !is_running_as(pw)) {
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}

@@ -97,7 +97,8 @@ await_lines() {
 kinds() { grep -v '^WATCHDOG=1' "$1" | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//'; }
 
 # config FILE PORT USER ZONE: one forward route, one truncating upstream
-# (the retry goes over TCP), a local zone; USER may be empty.
+# (the retry goes over TCP), a local zone, the control socket at
+# $T/NAME.ctl for FILE NAME.json (short: sun_path); USER may be empty.
 config() {
 	local user=""
 	[ -n "$3" ] && user=", \"user\": \"$3\""
@@ -107,7 +108,8 @@ config() {
   "upstreams": { "branch": { "servers": ["127.0.0.1:$UP"] },
                  "trunc": { "servers": ["127.0.0.1:$TRUNC"] } },
   "routes": [ { "domains": ["trunc.example"], "via": "trunc" } ],
-  "zones": [ { "file": "$4" } ]
+  "zones": [ { "file": "$4" } ],
+  "control": { "socket": "$T/$(basename "$1" .json).ctl" }
 }
 JSON
 }
@@ -327,6 +329,13 @@ else
 		await_lines "$TN" '^READY=1' 2
 		check_eq "traced: reloaded" "READY=1 RELOADING=1 READY=1" "$(kinds "$TN")"
 		check_eq "traced: answers after the reload" "192.0.2.2" "$(qs www2.example.org)"
+		# the control socket's calls too (erdns ctl itself runs as an admin)
+		for cmd in stats upstreams "explain www.example.org" cache-dump health reopen \
+			"flush www.example.org"; do
+			# shellcheck disable=SC2086 # the words of cmd are its arguments
+			"$ERDNS" ctl -s "$T/trace.ctl" $cmd >/dev/null
+			check_eq "traced: erdns ctl $cmd" 0 "$?"
+		done
 		await_lines "$TN" '^WATCHDOG=1' 2
 		kill -TERM "$ERDNS_PID"
 		for _ in $(seq 200); do
