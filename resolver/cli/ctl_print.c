@@ -190,9 +190,11 @@ static void print_explain(const cJSON *r)
 	printf("view:     %s\n", view ? view : "(none)");
 	printf("rule:     %s\nsource:   %s\nvia:      %s\n", str(r, "rule"), str(r, "source"),
 	       str(r, "via"));
-	char rtt[32];
-	printf("upstream: %s (group %s, rtt %s)\n", str(r, "upstream"), str(r, "group"),
-	       num_or(r, "rtt_ms", "unknown", rtt, sizeof(rtt)));
+	char rtt[32] = "unknown";
+	const cJSON *ms = cJSON_GetObjectItem(r, "rtt_ms");
+	if (cJSON_IsNumber(ms))
+		snprintf(rtt, sizeof(rtt), "%.0f ms", ms->valuedouble);
+	printf("upstream: %s (group %s, rtt %s)\n", str(r, "upstream"), str(r, "group"), rtt);
 	const cJSON *c;
 	cJSON_ArrayForEach(c, cJSON_GetObjectItem(r, "cache"))
 	{
