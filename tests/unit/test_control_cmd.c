@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ldns/ldns.h>
@@ -463,6 +464,54 @@ static void test_cache_dump(void **state)
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(e, "old_routes")));
 }
 
+/* A response for "nI.example. A" made by hand: ldns is too slow for 10^5. */
+static void put_numbered(fixture_t *f, unsigned i)
+{
+	static const uint8_t header[12] = { 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0 };
+	static const uint8_t answer[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 192, 0, 2, 1 };
+	uint8_t msg[128];
+	memcpy(msg, header, sizeof(header));
+	size_t n = sizeof(header);
+	int len = snprintf((char *)msg + n + 1, 16, "n%u", i);
+	msg[n] = (uint8_t)len;
+	n += 1 + (size_t)len;
+	memcpy(msg + n, "\7example\0\0\1\0\1", 13); /* the name's end, A, IN */
+	n += 13;
+	size_t qname_len = n - 4 - sizeof(header);
+	memcpy(msg + n, answer, sizeof(answer));
+	n += sizeof(answer);
+	cache_key_t key = { .qname = msg + sizeof(header), .qname_len = qname_len, .epoch = 1,
+			    .qtype = DNS_TYPE_A, .qclass = DNS_CLASS_IN };
+	cache_insert_params_t p = { .key = &key, .resp = msg, .resp_len = n };
+	assert_int_equal(cache_insert(f->cache, &p, T0), 0);
+}
+
+/* At most ER_CONTROL_DUMP_MAX entries, and the reply says it stopped. */
+static void test_cache_dump_bounded(void **state)
+{
+	fixture_t *f = *state;
+	for (unsigned i = 0; i < ER_CONTROL_DUMP_MAX + 5; i++)
+		put_numbered(f, i);
+	cache_stats_t st;
+	cache_get_stats(f->cache, &st);
+	assert_int_equal(st.entries, ER_CONTROL_DUMP_MAX + 5); /* none evicted */
+	struct timespec t0, t1;
+	size_t len;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	free(control_run(&f->env, "cache-dump", 10, T0, &len));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_message("cache-dump of %d entries: %ld ms, %zu bytes\n", ER_CONTROL_DUMP_MAX,
+		      (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000),
+		      len);
+	const cJSON *r = run(f, "cache-dump");
+	assert_true(is_ok(r));
+	assert_int_equal(get_num(r, "count"), ER_CONTROL_DUMP_MAX);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "entries")),
+			 ER_CONTROL_DUMP_MAX);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "truncated")));
+	assert_int_equal(get_num(r, "max"), ER_CONTROL_DUMP_MAX);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -471,7 +520,7 @@ int main(void)
 		T(test_stats_sums_workers),	    T(test_flush),
 		T(test_reload_and_reopen),	    T(test_health),
 		T(test_upstreams),		    T(test_explain),
-		T(test_cache_dump),
+		T(test_cache_dump),		    T(test_cache_dump_bounded),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
