@@ -34,7 +34,7 @@
 #define ER_CTL_DEFAULT_SOCKET "/run/erdns/control.sock"
 #define CTL_CONNECT_MS 5000
 /* A reload waits for every worker (up to 5 s each when one is stuck), and
- * a cache dump may be ~15 MB: generous, but never forever. */
+ * a cache dump may be 17 MB: generous, but never forever. */
 #define CTL_REPLY_S 120
 
 static const struct {

@@ -35,13 +35,20 @@ bool config_same_chains(const config_t *a, const config_t *b)
 	return true;
 }
 
+/* Member by member: the struct has padding, so memcmp could differ. */
+static bool same_netblock(const netblock_t *a, const netblock_t *b)
+{
+	return a->family == b->family && a->prefix_len == b->prefix_len &&
+	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
 static bool same_group(const config_group_t *a, const config_group_t *b)
 {
 	if (a->n_servers != b->n_servers || a->select != b->select ||
 	    a->timeout_ms != b->timeout_ms || a->max_fails != b->max_fails ||
 	    a->probe_interval_ms != b->probe_interval_ms || a->tcp != b->tcp || a->ecs != b->ecs)
 		return false;
-	if (a->ecs == ECS_PREFIX && memcmp(&a->ecs_prefix, &b->ecs_prefix, sizeof(a->ecs_prefix)))
+	if (a->ecs == ECS_PREFIX && !same_netblock(&a->ecs_prefix, &b->ecs_prefix))
 		return false;
 	for (size_t s = 0; s < a->n_servers; s++) {
 		if (!sockaddr_equal((const struct sockaddr *)&a->servers[s],

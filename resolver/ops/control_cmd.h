@@ -26,7 +26,7 @@
 #define ER_CONTROL_LINE_MAX 4096
 /* Words in a request: `flush --subtree NAME` is the longest. */
 #define ER_CONTROL_ARGS_MAX 4
-/* `cache-dump` stops here (and says so): ~15 MB of JSON. */
+/* `cache-dump` stops here (and says so): 16.6 MB of JSON, ~0.3 s (test_control_cmd). */
 #define ER_CONTROL_DUMP_MAX 100000
 
 /* What the commands act on, lent by the server; every callback runs on the

@@ -5,8 +5,8 @@
  * looking never changes what a query would do next.
  *
  * cache-dump is printed entry by entry into one growing buffer instead of
- * one cJSON tree: a tree of 100000 entries costs ~100 MB of small nodes,
- * the text ~15 MB.
+ * one cJSON tree: a tree of 100000 entries would hold 2.4 million small
+ * allocations (a node and a key per field) at once, the text is 16.6 MB.
  */
 #include "ops/control_impl.h"
 
