@@ -4,7 +4,8 @@
 ctl_abuse.py SOCKET idle       seconds until the server drops a silent client
 ctl_abuse.py SOCKET raw HEX    sends the bytes HEX, prints the reply line
 ctl_abuse.py SOCKET long N     sends an N-byte line, prints the reply line
-ctl_abuse.py SOCKET flood N    N clients at once: "REJECTED CLOSED SECONDS"
+ctl_abuse.py SOCKET flood N F  N clients at once, F created once all are
+                               connected: prints "REJECTED CLOSED SECONDS"
 Every wait is bounded (10 s); a reply is printed as received, or "(none)".
 """
 import socket
@@ -58,9 +59,10 @@ def send_then_read(path, payload):
     show(read_all(s)[0])
 
 
-def flood(path, n):
+def flood(path, n, ready):
     socks = [connect(path) for _ in range(n)]
     t0 = time.monotonic()
+    open(ready, "w").close()  # the test may now try a 17th (n+1-th) client
     time.sleep(0.5)
     rejected = 0
     for s in socks:  # closed at once (with the "too many" reply) or held
@@ -88,7 +90,7 @@ def main():
     elif what == "long":
         send_then_read(path, b"a" * int(sys.argv[3]) + b"\n")
     elif what == "flood":
-        flood(path, int(sys.argv[3]))
+        flood(path, int(sys.argv[3]), sys.argv[4])
 
 
 if __name__ == "__main__":
