@@ -98,6 +98,15 @@ static void expect_valid_reply(const dns_query_t *q, const uint8_t *pkt, size_t 
 {
 	if (len == 0 || q->qname == NULL)
 		return;
+	if (DNS_OPCODE(q->flags) != 0) {
+		/* no question for an unknown opcode (RFC 6895 2.2): the header alone */
+		if (len < ER_DNS_HEADER_LEN || wire_read_u16(pkt) != q->id ||
+		    wire_read_u16(pkt + 4) != 0 || !(wire_read_u16(pkt + 2) & DNS_FLAG_QR)) {
+			fprintf(stderr, "fuzz_wire: %s built a bad NOTIMP header\n", what);
+			abort();
+		}
+		return;
+	}
 	if (wire_check_response(pkt, len, q->id, q->qname, q->qtype, q->qclass) != 0) {
 		fprintf(stderr, "fuzz_wire: %s built a malformed message (%zu bytes)\n", what, len);
 		abort();
@@ -127,6 +136,11 @@ static void fuzz_query(const uint8_t *data, size_t size)
 	int ede = st == WIRE_OK ? EDE_NETWORK_ERROR : ER_EDE_NONE;
 	size_t len = reply_build_error(&q, error_rcode(st), ede, g.out, sizeof(g.out));
 	expect_valid_reply(&q, g.out, len, "reply_build_error");
+	if (st == WIRE_TSIG) {
+		len = reply_build_tsig_badkey(&q, g.out, sizeof(g.out));
+		expect_valid_reply(&q, g.out, len, "reply_build_tsig_badkey");
+		return;
+	}
 	(void)reply_size_limit(&q, false);
 	if (st != WIRE_OK)
 		return;
