@@ -747,5 +747,6 @@ void config_print_summary(const config_t *c, FILE *out)
 		c->cache.max_mb, c->cache.min_ttl_s, c->cache.max_ttl_s, c->cache.max_negative_ttl_s,
 		c->cache.serve_stale_s, c->cache.fallback_ttl_s, c->cache.prefetch ? "on" : "off");
 	fprintf(out, "control:  %s (erdns ctl)\n", c->control_socket);
-	fprintf(out, "validated but not in effect yet: metrics.*, log.queries, log.query_file\n");
+	fprintf(out, "metrics:  %s\n", c->metrics_listen ? c->metrics_listen : "off");
+	fprintf(out, "validated but not in effect yet: log.queries, log.query_file\n");
 }

@@ -176,6 +176,8 @@ static cJSON *restart_needed(const config_t *old, const config_t *next)
 		cJSON_AddItemToArray(arr, cJSON_CreateString("server.threads"));
 	if (!same_string(old->control_socket, next->control_socket))
 		cJSON_AddItemToArray(arr, cJSON_CreateString("control.socket"));
+	if (!same_string(old->metrics_listen, next->metrics_listen))
+		cJSON_AddItemToArray(arr, cJSON_CreateString("metrics.listen"));
 	return arr;
 }
 

@@ -28,20 +28,32 @@
  * same milestones: READY=1 once every worker runs, RELOADING=1 and READY=1
  * around each reload, STOPPING=1 on SIGTERM/SIGINT, and WATCHDOG=1 from a
  * timer on this loop when the unit asks for a watchdog.
+ *
+ * metrics.listen (SPEC 4) is served by ops/http.c on a thread of its own,
+ * bound here with the DNS sockets and started once the workers run. What
+ * it reads is lent through http_hooks_t: each request takes a reference to
+ * the snapshot in force under ops_lock (a reload swaps s->config under the
+ * same lock, so a scrape never holds a freed one), reads the workers'
+ * tables, which live until after the HTTP thread has stopped, and
+ * is_serving, which turns false as soon as a stop begins.
  */
 #include "server/server.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/diff.h"
 #include "ops/control.h"
 #include "ops/notify.h"
+#include "ops/http.h"
 #include "server/forward.h"
 #include "server/worker.h"
 #include "upstream/health_table.h"
@@ -59,12 +71,21 @@ typedef struct server {
 	worker_t **workers;
 	unsigned n_workers;
 	unsigned n_started; /* workers running: their counters may be read */
-	bool is_serving; /* from "ready" to the stop signal */
 	control_t *control; /* NULL: not configured or could not be bound */
 	uint64_t started_ms; /* uv_now at start, for the uptime */
 	/* "serving ADDR... (udp+tcp), N worker thread(s)": the log's ready line
 	 * and systemd's STATUS=, made once since the sockets never change. */
 	char status[ER_LISTEN_MAX * ER_SOCKADDR_TEXT_MAX + 64];
+
+	http_t *http; /* metrics.listen; NULL when off */
+	const metrics_t **stats; /* each worker's table, for the HTTP thread */
+	atomic_bool is_serving; /* the workers run and no stop has begun */
+	double start_s; /* Unix time */
+	/* The HTTP thread reads config and these under ops_lock; the main
+	 * thread writes them under it (and reads config without it). */
+	pthread_mutex_t ops_lock;
+	uint64_t reloads_ok, reloads_failed;
+	double last_load_s; /* Unix time of the last good load */
 } server_t;
 
 /* How long a reload waits for each worker to take the new snapshot; a
@@ -219,6 +240,25 @@ static void warn_restart_needed(const cJSON *diff)
 	}
 }
 
+static double unix_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The new snapshot becomes the one the HTTP thread reads. */
+static void publish_config(server_t *s, config_t *next)
+{
+	pthread_mutex_lock(&s->ops_lock);
+	config_t *old = s->config;
+	s->config = next;
+	s->reloads_ok++;
+	s->last_load_s = unix_now();
+	pthread_mutex_unlock(&s->ops_lock);
+	config_unref(old);
+}
+
 /* Hands next to every worker and waits until each serves it (SPEC 3: once
  * the reload is reported done, every answer follows the new routes). */
 static void swap_in(server_t *s, config_t *next)
@@ -262,8 +302,7 @@ static int apply_reload(server_t *s, char *msg, size_t len, cJSON **changes)
 	if (renumbered)
 		log_info("reload: routes changed, %zu cache entries flushed", flushed);
 	cJSON_AddNumberToObject(diff, "cache_flushed", (double)flushed);
-	config_unref(s->config);
-	s->config = next;
+	publish_config(s, next);
 	char summary[512];
 	config_diff_summary(diff, summary, sizeof(summary));
 	snprintf(msg, len, "configuration reloaded from %s: %s, %zu cache entries flushed",
@@ -284,6 +323,9 @@ static int reload(server_t *s, char *msg, size_t len, cJSON **changes)
 		ops_notify_ready(s->status);
 		return 0;
 	}
+	pthread_mutex_lock(&s->ops_lock);
+	s->reloads_failed++;
+	pthread_mutex_unlock(&s->ops_lock);
 	char status[sizeof(s->status) + 64];
 	snprintf(status, sizeof(status), "%s; the last reload failed (see the log)", s->status);
 	ops_notify_ready(status);
@@ -325,7 +367,8 @@ static void on_signal(uv_signal_t *handle, int signum)
 	}
 	log_info("stopping on signal %d", signum);
 	ops_notify_stopping();
-	s->is_serving = false;
+	/* /health says "down" from now on, before any worker stops. */
+	atomic_store(&s->is_serving, false);
 	close_main_handles(s);
 	control_close(s->control);
 	s->control = NULL;
@@ -357,7 +400,7 @@ static int env_reopen(void *ctx, char *msg, size_t len)
 
 static bool env_is_serving(void *ctx)
 {
-	return ((server_t *)ctx)->is_serving;
+	return atomic_load(&((server_t *)ctx)->is_serving);
 }
 
 static void start_control(server_t *s, int fd)
@@ -499,6 +542,8 @@ static void announce_ready(server_t *s)
 	ops_notify_ready(s->status);
 }
 
+static int start_http(server_t *s);
+
 /* Runs the main loop with the workers started; returns the exit status. */
 static int serve(server_t *s, int *fds, int control_fd)
 {
@@ -511,8 +556,7 @@ static int serve(server_t *s, int *fds, int control_fd)
 	watch_signal(s, &s->sig_usr1, SIGUSR1);
 	signal(SIGPIPE, SIG_IGN);
 	s->n_started = start_workers(s, fds);
-	if (s->n_started == s->n_workers) {
-		s->is_serving = true;
+	if (s->n_started == s->n_workers && start_http(s) == 0) {
 		start_control(s, control_fd);
 		announce_ready(s);
 		uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -523,6 +567,10 @@ static int serve(server_t *s, int *fds, int control_fd)
 		close_main_handles(s);
 		uv_run(&s->loop, UV_RUN_DEFAULT);
 	}
+	/* No HTTP request may read a worker's table once it is freed. */
+	atomic_store(&s->is_serving, false);
+	http_free(s->http);
+	s->http = NULL;
 	for (unsigned i = 0; i < s->n_started; i++) {
 		worker_stop_and_join(s->workers[i]);
 		if (worker_exit_status(s->workers[i]) != 0)
@@ -536,24 +584,84 @@ static int serve(server_t *s, int *fds, int control_fd)
 	return status;
 }
 
+/* --- the HTTP thread's view (ops/http.h) ----------------------------------- */
+
+static void on_http_acquire(void *ctx, metrics_source_t *src, bool *is_serving)
+{
+	server_t *s = ctx;
+	pthread_mutex_lock(&s->ops_lock);
+	*src = (metrics_source_t){
+		.config = config_ref(s->config),
+		.workers = s->stats,
+		.n_workers = s->n_workers,
+		.health = s->health,
+		.cache = s->cache,
+		.reloads_ok = s->reloads_ok,
+		.reloads_failed = s->reloads_failed,
+		.last_reload_ok_s = s->last_load_s,
+		.start_time_s = s->start_s,
+	};
+	pthread_mutex_unlock(&s->ops_lock);
+	src->now_s = unix_now();
+	*is_serving = atomic_load(&s->is_serving);
+}
+
+static void on_http_release(void *ctx, metrics_source_t *src)
+{
+	(void)ctx;
+	/* the reference on_http_acquire took (const only for the renderer) */
+	config_unref((config_t *)src->config);
+	src->config = NULL;
+}
+
+/* Binds metrics.listen when set. 0, or -1 after logging why. */
+static int open_http(server_t *s)
+{
+	if (s->config->metrics_listen == NULL)
+		return 0;
+	http_hooks_t hooks = { .acquire = on_http_acquire, .release = on_http_release, .ctx = s };
+	char err[ER_CONFIG_ERR_MAX];
+	s->http = http_new(s->config->metrics_listen, &hooks, err, sizeof(err));
+	if (s->http == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The workers run: the HTTP thread may read their tables from now on. */
+static int start_http(server_t *s)
+{
+	for (unsigned i = 0; i < s->n_workers; i++)
+		s->stats[i] = worker_stats(s->workers[i]);
+	atomic_store(&s->is_serving, true);
+	return s->http ? http_start(s->http) : 0;
+}
+
 int server_run(config_t *config)
 {
-	server_t s = { .config = config, .n_workers = config->threads };
+	server_t s = { .config = config,
+		       .n_workers = config->threads,
+		       .ops_lock = PTHREAD_MUTEX_INITIALIZER,
+		       .start_s = unix_now() };
+	s.last_load_s = s.start_s;
 	int status = 1;
 	char err[ER_CONFIG_ERR_MAX];
 	int *fds = calloc(2 * config->n_listen * s.n_workers, sizeof(int));
 	s.workers = calloc(s.n_workers, sizeof(*s.workers));
+	s.stats = calloc(s.n_workers, sizeof(*s.stats));
 	s.cache = cache_new(&config->cache, 0);
 	s.health = health_table_new();
 	raise_fd_limit(s.n_workers);
-	if (fds == NULL || s.workers == NULL || s.cache == NULL || s.health == NULL)
+	if (fds == NULL || s.workers == NULL || s.stats == NULL || s.cache == NULL ||
+	    s.health == NULL)
 		goto out;
 	if (health_table_apply(s.health, config, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
 	config->route_epoch = 1;
-	if (open_all_sockets(config, s.n_workers, fds) < 0)
+	if (open_http(&s) < 0 || open_all_sockets(config, s.n_workers, fds) < 0)
 		goto out;
 	int control_fd = bind_control(config);
 	if (drop_privileges(config->user) < 0) {
@@ -566,10 +674,13 @@ int server_run(config_t *config)
 	if (status == 0)
 		log_info("stopped cleanly");
 out:
+	http_free(s.http);
 	free(fds);
 	free(s.workers);
+	free(s.stats);
 	cache_free(s.cache);
 	health_table_free(s.health);
 	config_unref(s.config);
+	pthread_mutex_destroy(&s.ops_lock);
 	return status;
 }
