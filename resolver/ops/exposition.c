@@ -21,6 +21,8 @@
 #include "routing/m365.h"
 #include "util/sockaddr.h"
 
+#define ER_RENDER_INITIAL (16 * 1024)
+
 typedef struct out {
 	char *buf;
 	size_t len, cap;
@@ -31,6 +33,13 @@ static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2,
 
 static void put(out_t *o, const char *fmt, ...)
 {
+	/* A scrape of a small config is ~10 KiB; starting with a buffer also
+	 * keeps NULL + 0 (undefined) out of the first vsnprintf. */
+	if (o->cap == 0 && !o->is_broken) {
+		o->buf = malloc(ER_RENDER_INITIAL);
+		o->cap = ER_RENDER_INITIAL;
+		o->is_broken = o->buf == NULL;
+	}
 	if (o->is_broken)
 		return;
 	for (;;) {
@@ -247,9 +256,11 @@ static void render_upstreams(out_t *o, const metrics_source_t *s)
 	}
 	family(o, "erdns_upstream_queries_total", "counter", "Attempts sent, per server address.");
 	per_address(o, s, ids, n, "erdns_upstream_queries_total", offsetof(metrics_upstream_t, queries));
-	family(o, "erdns_upstream_timeouts_total", "counter",
+	/* _by_server: erdns_upstream_timeouts_total is the plain counter's
+	 * name (ER_METRICS_COUNTERS), and a family may appear only once. */
+	family(o, "erdns_upstream_timeouts_by_server_total", "counter",
 	       "Attempts that timed out, per server address.");
-	per_address(o, s, ids, n, "erdns_upstream_timeouts_total",
+	per_address(o, s, ids, n, "erdns_upstream_timeouts_by_server_total",
 		    offsetof(metrics_upstream_t, timeouts));
 	family(o, "erdns_upstream_marked_down_total", "counter",
 	       "Times the server address was marked down.");
