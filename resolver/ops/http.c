@@ -195,7 +195,7 @@ static int open_listener(const struct sockaddr *addr, const char *text, char *er
 	    (addr->sa_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
 	    bind(fd, addr, sockaddr_len(addr)) < 0 || listen(fd, ER_HTTP_BACKLOG) < 0) {
-		snprintf(err, errlen, "cannot listen on metrics (metrics.listen) %s: %s", text,
+		snprintf(err, errlen, "cannot listen on metrics.listen %s: %s", text,
 			 strerror(errno));
 		close(fd);
 		return -1;

@@ -37,7 +37,7 @@ typedef struct http_hooks {
 /*
  * Parses listen ("IP:PORT" or "[IPv6]:PORT"), binds and listens. hooks is
  * copied. Returns an endpoint that does not serve yet, or NULL with a
- * one-line message in err ("cannot listen on metrics 127.0.0.1:9253:
+ * one-line message in err ("cannot listen on metrics.listen 127.0.0.1:9253:
  * Address already in use").
  */
 http_t *http_new(const char *listen, const http_hooks_t *hooks, char *err, size_t errlen);
