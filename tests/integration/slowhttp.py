@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Slow and idle HTTP clients for the metrics endpoint tests (loopback only).
 
-  slowhttp.py PORT COUNT ADDRS HOLD_S [TRICKLE]
+  slowhttp.py PORT COUNT FIRST ADDRS HOLD_S [TRICKLE]
 
 Opens COUNT TCP connections to 127.0.0.1:PORT, spread round-robin over ADDRS
-source addresses 127.0.0.10, 127.0.0.11, ... Each sends half a request
+source addresses 127.0.0.FIRST, 127.0.0.FIRST+1, ... Each sends half a request
 ("GET /metrics HTTP/1.1" and a Host header, never the blank line that ends
 it) and then nothing: an idle client. The first TRICKLE of them (default 0)
 are slow instead: one more header byte every second, so they are never idle
@@ -24,11 +24,11 @@ import sys
 import time
 
 
-def open_all(port, count, addrs, opened):
+def open_all(port, count, first, addrs, opened):
     socks = []
     for i in range(count):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((f"127.0.0.{10 + i % addrs}", 0))
+        s.bind((f"127.0.0.{first + i % addrs}", 0))
         s.settimeout(5)
         s.connect(("127.0.0.1", port))
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -48,11 +48,14 @@ def is_closed(s):
 
 
 def main(argv):
-    port, count, addrs, hold = int(argv[0]), int(argv[1]), int(argv[2]), float(argv[3])
-    trickle = int(argv[4]) if len(argv) > 4 else 0
+    port, count, first, addrs = (int(a) for a in argv[:4])
+    hold = float(argv[4])
+    trickle = int(argv[5]) if len(argv) > 5 else 0
+    if not 1 <= first <= first + addrs - 1 <= 254:
+        sys.exit("slowhttp.py: source addresses must stay within 127.0.0.1-254")
     hold = min(hold, 60.0)
     t0, opened = time.monotonic(), {}
-    socks = open_all(port, count, addrs, opened)
+    socks = open_all(port, count, first, addrs, opened)
     print(f"connected {count}", flush=True)
     closed_at = {}
     next_byte = time.monotonic() + 1
