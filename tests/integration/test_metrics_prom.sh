@@ -60,7 +60,7 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$MPORT"]
 YAML
-for try in 1 2 3; do
+for _ in 1 2 3; do
 	PPORT=$(free_port)
 	prometheus --config.file="$W/prometheus.yml" --storage.tsdb.path="$W/prom-data" \
 		--storage.tsdb.retention.time=1h --web.listen-address="127.0.0.1:$PPORT" \
