@@ -18,7 +18,7 @@ check_has "check: view rules" "view pilot         1 from domains" "$OUT"
 check_has "check: zones" "branch.contoso.com       7 records" "$OUT"
 check_has "check: says OK" "configuration OK" "$OUT"
 check_has "check: cache settings" "cache:    64 MB, ttl 0..86400 s" "$OUT"
-check_has "check: honest about keys not in effect" "validated but not in effect yet: metrics" "$OUT"
+check_has "check: honest about keys not in effect" "validated but not in effect yet: log.queries" "$OUT"
 check_lacks "check: control.* is in effect" "not in effect yet: control" "$OUT"
 check_has "check: the control socket" "control:  /run/erdns/control.sock (erdns ctl)" "$OUT"
 

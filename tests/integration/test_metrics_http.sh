@@ -68,7 +68,7 @@ done
 check_eq "hq's servers marked down" 0 "$(($(num erdns_upstream_up "server=127.0.0.1:$HQ1") + $(num erdns_upstream_up "server=127.0.0.1:$HQ2")))"
 check_eq "the chain still answers from branch" "192.0.2.2" "$(qs e.chain.test)"
 check_eq "first group down: degraded, 200" \
-	"200 degraded: chain hq,branch: no server of its first group (hq) is reachable" "$(health)"
+	"200 degraded: no reachable server in group hq, first of chain hq,branch" "$(health)"
 # The default chain's only group down: down, 503.
 echo silent >"$W/mode-BR"
 for i in 1 2 3; do
@@ -76,14 +76,14 @@ for i in 1 2 3; do
 	qs x$i.example.org >/dev/null
 done
 check_eq "default chain unreachable: down, 503" \
-	"503 down: no server of the default chain (branch) is reachable" "$(health)"
+	"503 down: no reachable server in any group of the default chain branch" "$(health)"
 # branch answers again: the prober marks it up; hq stays down (30 s probes).
 echo answer >"$W/mode-BR"
 for _ in $(seq 50); do
 	[ "$(health | cut -c1-3)" = 200 ] && break
 	sleep 0.1
 done
-check_has "branch back: degraded again" "200 degraded: chain hq,branch" "$(health)"
+check_has "branch back: degraded again" "200 degraded: no reachable server in group hq" "$(health)"
 
 # --- 200 slow or idle clients ----------------------------------------------------
 # Baseline scrape times, then the same with 200 connections held open from 20
@@ -132,7 +132,7 @@ check_has "trickling ones are not idle: kept (bounded by the limits)" "trickle_c
 # seen the last run's clients go yet.)
 $SLOW "$MPORT" 40 50 1 1.5 >"$W/perip.out" 2>&1
 check_has "40 from one address: 8 closed at accept" "early=8 " "$(tail -1 "$W/perip.out")"
-check_eq "other addresses still served" "200 degraded: chain hq,branch: no server of its first group (hq) is reachable" "$(health)"
+check_eq "other addresses still served" "200 degraded: no reachable server in group hq, first of chain hq,branch" "$(health)"
 
 # --- a bind error at start; IPv6 -------------------------------------------------
 P2=$(free_port)
