@@ -12,6 +12,7 @@ PACKAGES=(
 	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 	libldns-dev libuv1-dev libcjson-dev libcmocka-dev libsystemd-dev libmicrohttpd-dev
 	bind9-dnsutils knot-dnsutils knot ldnsutils iproute2 procps python3 curl nodejs strace
+	bird2 # BGP for contrib/anycast and test_anycast.sh
 	prometheus # promtool, and the server test_metrics_prom.sh starts
 )
 
