@@ -133,9 +133,20 @@ for c in r 1 2; do parse+=$(bird -p -c "$W/bird-$c.conf" 2>&1); done
 for c in router instance; do parse+=$(bird -p -c "$SRCDIR/contrib/anycast/bird-$c.conf" 2>&1); done
 check_eq "BIRD accepts the contrib configs (as shipped and as run here)" "" "$parse"
 
+# The unit: systemd accepts it (the complaint allowed: the programs are not
+# installed here), and it requires erdns.service and starts after it, which
+# is what makes systemd stop it first; section 2 runs that stop path.
+UNIT="$SRCDIR/contrib/anycast/erdns-announce.service"
+verify=$(systemd-analyze verify "$SRCDIR/contrib/systemd/erdns.service" "$UNIT" 2>&1 |
+	grep -v -e '^$' -e 'is not executable: No such file or directory')
+check_eq "systemd-analyze verify accepts erdns-announce.service" "" "$verify"
+check_eq "erdns-announce.service: Requires= and After= erdns.service" "Requires=erdns.service After=erdns.service bird.service" \
+	"$(grep -e '^Requires=' -e '^After=' "$UNIT" | tr '\n' ' ' | sed 's/ $//')"
+
 # start_bird WHICH NS: BIRD in the foreground (-f), so it is our child.
 start_bird() {
 	ip netns exec "$2" bird -f -c "$W/bird-$1.conf" -s "$W/bird-$1.ctl" 2>>"$W/bird-$1.log" &
+	echo "$!" >"$W/bird-$1.pid"
 	BG_PIDS+=("$!")
 }
 start_bird r "$NS_R"
@@ -258,8 +269,11 @@ pct_le() {
 RESULTS="$W/results.txt" # the measured figures, printed at the end
 : >"$RESULTS"
 figure() { echo "$*" | tee -a "$RESULTS"; }
+# section TITLE: a heading with the time since the start, for the log.
+section() { echo "--- $* (at $(($(now_ms) - t_start)) ms)"; }
 
 t_start=$(now_ms)
+section "start both instances"
 for n in 1 2; do start_instance "$n"; done
 up_ms=$(await_nexthops "$BOTH" 20000)
 check_eq "both instances announced: ECMP route with both next hops" "$BOTH" "$(nexthops)"
@@ -268,6 +282,7 @@ check_eq "/health ok on instance 1" "200 ok" "$(health 1)"
 check_eq "/health ok on instance 2" "200 ok" "$(health 2)"
 
 # --- 1. both serve ----------------------------------------------------------------
+section "1. both serve"
 sum=$(clients 200 100 "$W/spread.log")
 echo "spread over both: $sum"
 check_eq "every query answered" 0 "$(($(field lost "$sum") + $(field late "$sum")))"
@@ -280,10 +295,11 @@ out=$(ip netns exec "$NS_C" dig @"$SERVICE" +tries=1 +time=2 +noall +answer www.
 check_has "a corp.test name resolves from HQ through the anycast address" "60 IN A 192.0.2." "$out"
 
 # --- 2. stop instance 1 as systemd does: announcer first ---------------------------
+section "2. stop instance 1 through the announcer"
 # erdns-announce.service is ordered after erdns.service, so systemd stops it
 # first: SIGTERM to the announcer, which withdraws and waits; erdns gets its
 # SIGTERM only once the announcer has exited.
-clients 160 20 "$W/term.log" >"$W/term.sum" &
+clients 120 20 "$W/term.log" >"$W/term.sum" &
 cpid=$!
 BG_PIDS+=("$cpid")
 sleep 1
@@ -319,6 +335,7 @@ figure "SIGTERM through the announcer: withdrawn in the router ${wd_ms} ms after
 	"clients: $sum"
 
 # --- 3. bring it back ----------------------------------------------------------------
+section "3. restart instance 1"
 t_ready=$(now_ms)
 start_instance 1
 back_ms=$(await_nexthops "$BOTH" 10000)
@@ -331,7 +348,8 @@ else
 fi
 
 # --- 4. SIGKILL erdns 1 ------------------------------------------------------------------
-clients 160 20 "$W/kill.log" >"$W/kill.sum" &
+section "4. SIGKILL erdns 1"
+clients 120 20 "$W/kill.log" >"$W/kill.sum" &
 cpid=$!
 BG_PIDS+=("$cpid")
 sleep 1.5
@@ -356,7 +374,36 @@ back_ms=$(await_nexthops "$BOTH" 10000)
 check_eq "instance 1 announced again after the SIGKILL and a restart" "$BOTH" "$(nexthops)"
 figure "restart after SIGKILL: announced again ${back_ms} ms after erdns answered"
 
+# --- 4b. instance 1's host freezes: BGP's hold timer withdraws ---------------------------
+section "4b. freeze instance 1's host"
+# BIRD, erdns and the announcer stopped (SIGSTOP) together: nothing on the
+# host answers or withdraws, the TCP session stays open, and only the
+# router's hold timer (3 s, keepalives every 1 s) takes the route away.
+HOST1=("${ERDNS_PIDS[1]}" "${ANN_PIDS[1]}" "$(cat "$W/bird-1.pid")")
+clients 120 20 "$W/freeze.log" >"$W/freeze.sum" &
+cpid=$!
+BG_PIDS+=("$cpid")
+sleep 1.5
+kill -STOP "${HOST1[@]}"
+freeze_ms=$(await_nexthops "${ADDR_I[2]}" 10000)
+kill -CONT "${HOST1[@]}"
+t_cont=$(now_ms)
+wait "$cpid"
+sum=$(cat "$W/freeze.sum")
+if [ "$freeze_ms" != timeout ]; then
+	check_le "frozen host: withdrawn by the hold timer within 4 s (hold 3 s + a keepalive)" \
+		"$freeze_ms" 4000
+else
+	not_ok "frozen host: the route was not withdrawn within 10 s"
+fi
+figure "frozen host (BIRD, erdns, announcer stopped): withdrawn in the router ${freeze_ms} ms" \
+	"after the freeze (BGP hold 3 s); clients: $sum"
+await_nexthops "$BOTH" 15000 >/dev/null
+check_eq "instance 1 announced again once its host runs again" "$BOTH" "$(nexthops)"
+figure "thawed host: announced again within $(($(now_ms) - t_cont)) ms of SIGCONT (BGP session re-established)"
+
 # --- 5. HQ unreachable from instance 1: degraded, less preferred -------------------------
+section "5. HQ unreachable from instance 1"
 echo silent >"$W/mode-hq-1"
 if await_health 1 "200 degraded" 30 corp.test; then ok "instance 1: /health degraded"; else
 	not_ok "instance 1 never degraded: $(health 1)"; fi
@@ -384,10 +431,16 @@ else
 	not_ok "degraded: $pct2 % of new flows on instance 2 from 5 s on ($on2 of $all; 90 % wanted)"
 fi
 check_eq "degraded: no query lost while preference moves" 0 "$(field lost "$sum")"
+# Second by second after /health said degraded: the healthy instance's share.
+per_s=$(awk -v t="$t_deg" '{ s = int(($1 - t) / 1000); all[s]++; if ($3 == "erdns-2") on2[s]++ }
+	END { for (s = 0; s < 9; s++) if (all[s]) printf "%ds:%d%% ", s, 100 * on2[s] / all[s] }' \
+	"$W/deg.log")
 figure "degraded: preference moved in the router ${pref_ms} ms after /health said degraded;" \
-	"from 5 s on $pct2 % of new flows on the healthy instance ($on2/$all); clients: $sum"
+	"from 5 s on $pct2 % of new flows on the healthy instance ($on2/$all); per second after" \
+	"degraded: ${per_s% }; clients: $sum"
 
 # --- 6. HQ unreachable from both: both stay announced ---------------------------------
+section "6. HQ unreachable from both"
 echo silent >"$W/mode-hq-2"
 if await_health 2 "200 degraded" 30 corp.test; then ok "instance 2: /health degraded"; else
 	not_ok "instance 2 never degraded: $(health 2)"; fi
@@ -421,6 +474,7 @@ check_has "both degraded: answers from instance 2's branch group" "192.0.2.22" "
 check_lacks "both degraded: none from HQ" "192.0.2.11" "$seen"
 
 # --- 7. HQ back: announced normally after the rise count --------------------------------
+section "7. HQ back"
 echo answer >"$W/mode-hq-1"
 echo answer >"$W/mode-hq-2"
 # erdns probes a down server at 0.5 s, 1 s, 2 s, 4 s, 8 s...: wait for it.
@@ -447,6 +501,7 @@ for n in 1 2; do
 done
 
 # --- the end: announcers, erdns, BIRD -----------------------------------------------------
+section "the end"
 for n in 1 2; do kill -TERM "${ANN_PIDS[$n]}" 2>/dev/null; done
 check_eq "all withdrawn once both announcers stop" "" "$(await_nexthops "" 5000 >/dev/null; nexthops)"
 for n in 1 2; do
