@@ -352,7 +352,9 @@ section "4. SIGKILL erdns 1"
 clients 120 20 "$W/kill.log" >"$W/kill.sum" &
 cpid=$!
 BG_PIDS+=("$cpid")
-sleep 1.5
+# The announcer polls once a second: a random moment within its period, so
+# that runs sample the whole range of detection times (0 to 1 s).
+sleep "1.$((RANDOM % 10))"
 t_kill=$(now_ms)
 kill -KILL "${ERDNS_PIDS[1]}"
 kill_ms=$(await_nexthops "${ADDR_I[2]}" 10000)
@@ -383,7 +385,7 @@ HOST1=("${ERDNS_PIDS[1]}" "${ANN_PIDS[1]}" "$(cat "$W/bird-1.pid")")
 clients 120 20 "$W/freeze.log" >"$W/freeze.sum" &
 cpid=$!
 BG_PIDS+=("$cpid")
-sleep 1.5
+sleep "1.$((RANDOM % 10))" # and a random moment within the keepalive period
 kill -STOP "${HOST1[@]}"
 freeze_ms=$(await_nexthops "${ADDR_I[2]}" 10000)
 kill -CONT "${HOST1[@]}"
