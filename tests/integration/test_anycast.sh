@@ -21,7 +21,8 @@
 #     preferred, >= 90 % of new flows on instance 2 within 5 s;
 #  6. HQ unreachable from both: both stay announced and answer, from the
 #     branch group, TTLs <= fallback_ttl_s;
-#  7. HQ back: both announced normally again after the rise count.
+#  7. HQ back: both announced normally again after the rise count;
+#  8. instance 1's whole host frozen: BFD withdraws within 3 s.
 # Client traffic is anycast_client.py: CHAOS queries at 20/s, each from a
 # new socket (a new flow), 1 s timeout and one retry on the same socket.
 #
@@ -376,41 +377,13 @@ back_ms=$(await_nexthops "$BOTH" 10000)
 check_eq "instance 1 announced again after the SIGKILL and a restart" "$BOTH" "$(nexthops)"
 figure "restart after SIGKILL: announced again ${back_ms} ms after erdns answered"
 
-# --- 4b. instance 1's host freezes: BGP's hold timer withdraws ---------------------------
-section "4b. freeze instance 1's host"
-# BIRD, erdns and the announcer stopped (SIGSTOP) together: nothing on the
-# host answers or withdraws, the TCP session stays open, and only the
-# router's hold timer (3 s, keepalives every 1 s) takes the route away.
-HOST1=("${ERDNS_PIDS[1]}" "${ANN_PIDS[1]}" "$(cat "$W/bird-1.pid")")
-clients 120 20 "$W/freeze.log" >"$W/freeze.sum" &
-cpid=$!
-BG_PIDS+=("$cpid")
-sleep "1.$((RANDOM % 10))" # and a random moment within the keepalive period
-kill -STOP "${HOST1[@]}"
-freeze_ms=$(await_nexthops "${ADDR_I[2]}" 10000)
-kill -CONT "${HOST1[@]}"
-t_cont=$(now_ms)
-wait "$cpid"
-sum=$(cat "$W/freeze.sum")
-if [ "$freeze_ms" != timeout ]; then
-	check_le "frozen host: withdrawn by the hold timer within 4 s (hold 3 s + a keepalive)" \
-		"$freeze_ms" 4000
-else
-	not_ok "frozen host: the route was not withdrawn within 10 s"
-fi
-figure "frozen host (BIRD, erdns, announcer stopped): withdrawn in the router ${freeze_ms} ms" \
-	"after the freeze (BGP hold 3 s); clients: $sum"
-await_nexthops "$BOTH" 15000 >/dev/null
-check_eq "instance 1 announced again once its host runs again" "$BOTH" "$(nexthops)"
-figure "thawed host: announced again within $(($(now_ms) - t_cont)) ms of SIGCONT (BGP session re-established)"
-
 # --- 5. HQ unreachable from instance 1: degraded, less preferred -------------------------
 section "5. HQ unreachable from instance 1"
 echo silent >"$W/mode-hq-1"
 if await_health 1 "200 degraded" 30 corp.test; then ok "instance 1: /health degraded"; else
 	not_ok "instance 1 never degraded: $(health 1)"; fi
 t_deg=$(now_ms)
-clients 180 20 "$W/deg.log" >"$W/deg.sum" &
+clients 140 20 "$W/deg.log" >"$W/deg.sum" &
 cpid=$!
 BG_PIDS+=("$cpid")
 pref_ms=$(await_nexthops "${ADDR_I[2]}" 8000)
@@ -435,7 +408,7 @@ fi
 check_eq "degraded: no query lost while preference moves" 0 "$(field lost "$sum")"
 # Second by second after /health said degraded: the healthy instance's share.
 per_s=$(awk -v t="$t_deg" '{ s = int(($1 - t) / 1000); all[s]++; if ($3 == "erdns-2") on2[s]++ }
-	END { for (s = 0; s < 9; s++) if (all[s]) printf "%ds:%d%% ", s, 100 * on2[s] / all[s] }' \
+	END { for (s = 0; s < 7; s++) if (all[s]) printf "%ds:%d%% ", s, 100 * on2[s] / all[s] }' \
 	"$W/deg.log")
 figure "degraded: preference moved in the router ${pref_ms} ms after /health said degraded;" \
 	"from 5 s on $pct2 % of new flows on the healthy instance ($on2/$all); per second after" \
@@ -501,6 +474,35 @@ for n in 1 2; do
 	if [ "$s" -ge 20 ]; then ok "HQ back: instance $n serves ($s %)"; else
 		not_ok "HQ back: instance $n answers $s % ($sum)"; fi
 done
+
+# --- 8. instance 1's host freezes: BFD withdraws --------------------------------------------
+section "8. freeze instance 1's host"
+# BIRD, erdns and the announcer stopped (SIGSTOP) together: nothing on the
+# host answers or withdraws and the TCP session stays open; the router's
+# BFD (5 x 200 ms) takes the route away (without BFD, the BGP hold timer,
+# 3 s). Last: when the host thaws, BIRD 2.0.12's BFD may take the session
+# down once more while the two ends resync (docs/anycast.md).
+HOST1=("${ERDNS_PIDS[1]}" "${ANN_PIDS[1]}" "$(cat "$W/bird-1.pid")")
+clients 120 20 "$W/freeze.log" >"$W/freeze.sum" &
+cpid=$!
+BG_PIDS+=("$cpid")
+sleep "1.$((RANDOM % 10))"
+kill -STOP "${HOST1[@]}"
+freeze_ms=$(await_nexthops "${ADDR_I[2]}" 10000)
+kill -CONT "${HOST1[@]}"
+t_cont=$(now_ms)
+wait "$cpid"
+sum=$(cat "$W/freeze.sum")
+if [ "$freeze_ms" != timeout ]; then
+	check_le "frozen host: withdrawn within 3 s (BFD: 1 s)" "$freeze_ms" 3000
+else
+	not_ok "frozen host: the route was not withdrawn within 10 s"
+fi
+figure "frozen host (BIRD, erdns, announcer stopped): withdrawn in the router ${freeze_ms} ms" \
+	"after the freeze (BFD 5 x 200 ms); clients: $sum"
+await_nexthops "$BOTH" 15000 >/dev/null
+check_eq "instance 1 announced again once its host runs again" "$BOTH" "$(nexthops)"
+figure "thawed host: announced again within $(($(now_ms) - t_cont)) ms of SIGCONT (BGP session re-established)"
 
 # --- the end: announcers, erdns, BIRD -----------------------------------------------------
 section "the end"
