@@ -219,6 +219,17 @@ start_instance() {
 	fi
 }
 
+# term_and_wait PID: SIGTERM, at most 10 s for the exit (then SIGKILL);
+# sets STATUS to the exit status (not printed: a command substitution's
+# subshell cannot wait for our children).
+term_and_wait() {
+	STATUS=0
+	kill -TERM "$1"
+	for _ in $(seq 200); do is_running "$1" || break; sleep 0.05; done
+	is_running "$1" && kill -KILL "$1"
+	wait "$1" || STATUS=$?
+}
+
 # nexthops: the router's kernel route to the service, its next hops sorted
 # ("198.18.0.2 198.18.0.6", one of them, or nothing).
 nexthops() {
@@ -278,7 +289,7 @@ section "start both instances"
 for n in 1 2; do start_instance "$n"; done
 up_ms=$(await_nexthops "$BOTH" 20000)
 check_eq "both instances announced: ECMP route with both next hops" "$BOTH" "$(nexthops)"
-figure "start: both next hops in the router ${up_ms} ms after erdns answered (rise 3)"
+figure "start: both next hops in the router ${up_ms} ms after both erdns answered (rise 3)"
 check_eq "/health ok on instance 1" "200 ok" "$(health 1)"
 check_eq "/health ok on instance 2" "200 ok" "$(health 2)"
 
@@ -313,11 +324,9 @@ check_eq "the announcer exits 0 after its withdraw wait" 0 "$?"
 ANN_PIDS[1]=""
 ann_ms=$(($(now_ms) - t_term))
 hops_before_erdns_stops=$(nexthops)
-kill -TERM "${ERDNS_PIDS[1]}"
 t_erdns_term=$(now_ms)
-for _ in $(seq 200); do is_running "${ERDNS_PIDS[1]}" || break; sleep 0.05; done
-wait "${ERDNS_PIDS[1]}"
-check_eq "erdns 1 exits 0 on SIGTERM" 0 "$?"
+term_and_wait "${ERDNS_PIDS[1]}"
+check_eq "erdns 1 exits 0 on SIGTERM" 0 "$STATUS"
 check_has "erdns 1 stopped cleanly" "stopped cleanly" "$(cat "$W/erdns-1.log")"
 wait "$cpid"
 sum=$(cat "$W/term.sum")
@@ -509,9 +518,8 @@ section "the end"
 for n in 1 2; do kill -TERM "${ANN_PIDS[$n]}" 2>/dev/null; done
 check_eq "all withdrawn once both announcers stop" "" "$(await_nexthops "" 5000 >/dev/null; nexthops)"
 for n in 1 2; do
-	kill -TERM "${ERDNS_PIDS[$n]}"
-	wait "${ERDNS_PIDS[$n]}"
-	check_eq "erdns $n exits 0 on SIGTERM" 0 "$?"
+	term_and_wait "${ERDNS_PIDS[$n]}"
+	check_eq "erdns $n exits 0 on SIGTERM" 0 "$STATUS"
 done
 check_lacks "no announcer error towards BIRD" "BIRD:" "$(cat "$W"/announce-*.log)"
 echo "--- measured (whole test $(($(now_ms) - t_start)) ms) ---"
