@@ -526,8 +526,8 @@ for _ in $(seq 500); do
 	sleep 0.05
 done
 check_eq "instance 1 announced again, for good, once its host runs again" "$BOTH" "$(nexthops)"
-figure "thawed host: announced for good $((${stable_since:-$(now_ms)} - t_cont)) ms after SIGCONT" \
-	"(withdrawn again $flaps time(s) meanwhile while BFD resynced)"
+figure "thawed host: back within $((${stable_since:-$(now_ms)} - t_cont)) ms of SIGCONT, and stayed" \
+	"(withdrawn again $flaps time(s) first while BFD resynced)"
 
 # --- the end: announcers, erdns, BIRD -----------------------------------------------------
 section "the end"
