@@ -336,7 +336,7 @@ static int route_add_domains(const schema_ctx_t *ctx, const spec_route_t *r, uin
 
 /* Keeps imp (taken, also on failure) in the snapshot for `erdns check`. */
 static int keep_import(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
-		       m365_import_t *imp)
+		       uint16_t slot, m365_import_t *imp)
 {
 	config_t *c = ctx->cfg;
 	config_m365_t *grown = realloc(c->m365, (c->n_m365 + 1) * sizeof(*grown));
@@ -348,7 +348,8 @@ static int keep_import(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t 
 		m365_import_free(imp);
 		return nomem(ctx);
 	}
-	c->m365[c->n_m365++] = (config_m365_t){ .route = route, .chain = chain, .import = imp };
+	c->m365[c->n_m365++] =
+		(config_m365_t){ .route = route, .chain = chain, .route_slot = slot, .import = imp };
 	return 0;
 }
 
@@ -370,7 +371,7 @@ static int route_add_m365(const schema_ctx_t *ctx, const spec_route_t *r, uint32
 	}
 	m365_list_free(list);
 	if (rc == 0)
-		return keep_import(ctx, r, chain, imp);
+		return keep_import(ctx, r, chain, slot, imp);
 	if (rc == -ENOMEM)
 		return nomem(ctx);
 	if (rc == -EINVAL) {

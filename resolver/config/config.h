@@ -64,6 +64,7 @@ typedef struct config_chain {
 typedef struct config_m365 {
 	char *route; /* "routes[0]", "views[1].routes[2]" */
 	uint32_t chain; /* the route's via */
+	uint16_t route_slot; /* its (view, route) labels in the metrics */
 	struct m365_import *import; /* owns the strings its rules' origins borrow */
 } config_m365_t;
 

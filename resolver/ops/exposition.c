@@ -375,20 +375,23 @@ static void render_server(out_t *o, const metrics_source_t *s)
 		struct stat st;
 		if (stat(file, &st) != 0)
 			continue;
-		char route[ER_LABEL_MAX], f[ER_LABEL_MAX];
-		put(o, "erdns_m365_list_age_seconds{route=\"%s\",file=\"%s\"} %.0f\n",
-		    esc(c->m365[i].route, route, sizeof(route)), esc(file, f, sizeof(f)),
-		    s->now_s - (double)st.st_mtime);
+		char view[ER_LABEL_MAX], route[ER_LABEL_MAX], f[ER_LABEL_MAX];
+		route_labels(s, metrics_route_index(c->m365[i].route_slot), view, route);
+		put(o, "erdns_m365_list_age_seconds{view=\"%s\",route=\"%s\",file=\"%s\"} %.0f\n",
+		    view, route, esc(file, f, sizeof(f)), s->now_s - (double)st.st_mtime);
 	}
 	family(o, "erdns_m365_list_version_info", "gauge",
 	       "The list version the refresh job recorded beside each imported list (value 1).");
 	for (size_t i = 0; i < c->n_m365; i++) {
 		const char *file = m365_import_file(c->m365[i].import);
-		char version[64], v[ER_LABEL_MAX], route[ER_LABEL_MAX];
+		char version[64], v[ER_LABEL_MAX], view[ER_LABEL_MAX], route[ER_LABEL_MAX];
 		metrics_m365_version(file, version, sizeof(version));
+		route_labels(s, metrics_route_index(c->m365[i].route_slot), view, route);
 		if (version[0])
-			put(o, "erdns_m365_list_version_info{route=\"%s\",version=\"%s\"} 1\n",
-			    esc(c->m365[i].route, route, sizeof(route)), esc(version, v, sizeof(v)));
+			put(o,
+			    "erdns_m365_list_version_info{view=\"%s\",route=\"%s\",version=\"%s\"} "
+			    "1\n",
+			    view, route, esc(version, v, sizeof(v)));
 	}
 }
 
