@@ -71,6 +71,7 @@ typedef struct server {
 	worker_t **workers;
 	unsigned n_workers;
 	unsigned n_started; /* workers running: their counters may be read */
+	size_t max_inflight; /* forwarded queries per worker, from the fd limit */
 	control_t *control; /* NULL: not configured or could not be bound */
 	uint64_t started_ms; /* uv_now at start, for the uptime */
 	/* "serving ADDR... (udp+tcp), N worker thread(s)": the log's ready line
@@ -112,11 +113,25 @@ static void grow_receive_buffer(int fd)
  * (which needs no privilege), as Unbound does for its outgoing ports. */
 #define ER_FD_LIMIT_CEILING ((rlim_t)1 << 20) /* fs.nr_open's default */
 
-static void raise_fd_limit(unsigned n_workers)
+/* Descriptors a worker holds besides its upstream queries' UDP sockets and
+ * its listeners: its loop's own (epoll, eventfd) and a share of client and
+ * upstream TCP connections. Not their maxima (ER_TCP_MAX_CONNS client
+ * connections, 64 pooled upstream ones): a worker rarely holds them all,
+ * and reserving them would starve small limits; past the limit an accept
+ * or a connect fails and is counted, the query path goes on. */
+#define ER_FD_RESERVE_PER_WORKER 96
+/* The process's own: stdio, the control socket and its clients, the HTTP
+ * endpoint, the query log, files read on reload. */
+#define ER_FD_RESERVE_PROCESS 128
+/* Fewer upstream queries in flight than this per worker is a limit an
+ * operator must raise, not a sizing. */
+#define ER_INFLIGHT_FLOOR 256
+
+static rlim_t raise_fd_limit(void)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
+		return 1024;
 	rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > ER_FD_LIMIT_CEILING
 			      ? ER_FD_LIMIT_CEILING
 			      : rl.rlim_max;
@@ -130,12 +145,35 @@ static void raise_fd_limit(unsigned n_workers)
 				 (unsigned long long)old, (unsigned long long)want);
 		}
 	}
-	rlim_t need = (rlim_t)n_workers * ER_MAX_INFLIGHT_DEFAULT;
-	if (rl.rlim_cur < need)
-		log_warn("file descriptors: the limit of %llu is below the %llu upstream queries "
-			 "%u worker(s) may have in flight; beyond it queries get SERVFAIL "
-			 "(raise LimitNOFILE or ulimit -Hn)",
-			 (unsigned long long)rl.rlim_cur, (unsigned long long)need, n_workers);
+	return rl.rlim_cur;
+}
+
+/*
+ * The in-flight cap per worker, from the descriptors the process really
+ * has (every upstream query in flight holds a UDP socket): a worker that
+ * stops taking new forwards at its cap drops a query the client retries,
+ * where one that runs out of descriptors answers SERVFAIL. Said once, at
+ * info level; a warning only when the limit is too low to size sensibly.
+ */
+static size_t size_inflight(unsigned n_workers, size_t n_listen)
+{
+	rlim_t limit = raise_fd_limit();
+	rlim_t reserve = ER_FD_RESERVE_PROCESS +
+			 (rlim_t)n_workers * (ER_FD_RESERVE_PER_WORKER + 2 * n_listen);
+	rlim_t per = limit > reserve ? (limit - reserve) / n_workers : 0;
+	if (per > ER_MAX_INFLIGHT_DEFAULT)
+		per = ER_MAX_INFLIGHT_DEFAULT;
+	if (per < ER_INFLIGHT_FLOOR) {
+		log_warn("file descriptors: a limit of %llu leaves %llu upstream queries in flight "
+			 "per worker; raise LimitNOFILE or ulimit -Hn",
+			 (unsigned long long)limit, (unsigned long long)per);
+		if (per == 0)
+			per = 1;
+	}
+	log_info("forwarded queries in flight: at most %llu per worker (%u workers, file "
+		 "descriptor limit %llu)",
+		 (unsigned long long)per, n_workers, (unsigned long long)limit);
+	return (size_t)per;
 }
 
 static int open_socket(const struct sockaddr *addr, int type, char *err, size_t errlen)
@@ -462,7 +500,7 @@ static unsigned start_workers(server_t *s, int *fds)
 {
 	size_t n_listen = s->config->n_listen, per_worker = 2 * n_listen;
 	worker_shared_t shared = { .cache = s->cache, .health = s->health,
-				   .max_inflight = ER_MAX_INFLIGHT_DEFAULT };
+				   .max_inflight = s->max_inflight };
 	unsigned built = 0;
 	for (; built < s->n_workers; built++) {
 		int udp[ER_LISTEN_MAX], tcp[ER_LISTEN_MAX];
@@ -652,7 +690,7 @@ int server_run(config_t *config)
 	s.stats = calloc(s.n_workers, sizeof(*s.stats));
 	s.cache = cache_new(&config->cache, 0);
 	s.health = health_table_new();
-	raise_fd_limit(s.n_workers);
+	s.max_inflight = size_inflight(s.n_workers, config->n_listen);
 	if (fds == NULL || s.workers == NULL || s.stats == NULL || s.cache == NULL ||
 	    s.health == NULL)
 		goto out;
