@@ -448,6 +448,13 @@ static void test_malformed(void **state)
 			    "t.json", &l, err, sizeof(err)),
 	    -EINVAL);
 	assert_non_null(strstr(err, "t.json:1:9: endpoint set [0]: \"id\" must be an integer"));
+	/* ips are read now (the ExpressRoute audit): their type is checked too */
+	assert_int_equal(
+	    m365_list_parse("[{\"id\": 1, \"serviceArea\": \"Common\", \"category\": "
+			    "\"Allow\", \"expressRoute\": true, \"required\": true, \"ips\": [7]}]",
+			    "t.json", &l, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, "t.json:1:106: endpoint set [0] (id 1): ips[0]: expected a"));
 }
 
 /* ---- diff ---- */
