@@ -97,6 +97,7 @@ struct entry {
 	bool is_prefetched : 1;
 	bool is_servfail : 1;
 	bool is_fallback : 1; /* from a later group than the chain's first */
+	uint8_t er_verdict; /* cache_insert_params_t.er_verdict (fits the padding) */
 	uint16_t ttl_off[]; /* n_ttls offsets, then the key, then the data */
 };
 
@@ -436,12 +437,16 @@ static bool wants_prefetch(struct stripe *s, struct entry *e, uint64_t now)
 static cache_result_t lookup_locked(struct stripe *s, struct entry *e, uint64_t now,
 				    cache_copy_t *copy)
 {
-	if (e == NULL)
+	if (e == NULL || (copy->is_peek && is_dead(e, now)))
 		return CACHE_MISS;
 	if (is_dead(e, now)) {
 		remove_entry(s, e);
 		return CACHE_MISS;
 	}
+	copy->is_fallback = e->is_fallback;
+	copy->er_verdict = e->er_verdict;
+	if (copy->is_peek)
+		return now < e->expire_ms ? CACHE_HIT : CACHE_STALE;
 	if (e->data_len > copy->cap)
 		return CACHE_MISS;
 	if (now < e->expire_ms) {
@@ -462,6 +467,8 @@ cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,
 {
 	copy->len = 0;
 	copy->should_prefetch = false;
+	copy->is_fallback = false;
+	copy->er_verdict = 0;
 	uint8_t kb[KEY_MAX];
 	size_t kl = key_encode(key, kb);
 	if (kl == 0)
@@ -470,7 +477,7 @@ cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,
 	struct stripe *s = stripe_of(c, hash);
 	pthread_mutex_lock(&s->lock);
 	cache_result_t r = lookup_locked(s, find(s, hash, kb, kl), now_ms, copy);
-	if (copy->len == 0)
+	if (copy->len == 0 && !copy->is_peek)
 		s->misses++;
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -495,6 +502,7 @@ static struct entry *build_entry(const cache_insert_params_t *p, const policy_ve
 	e->expire_ms = now + (uint64_t)v->ttl_s * MS_PER_S;
 	e->is_servfail = v->kind == POLICY_SERVFAIL;
 	e->is_fallback = p->is_fallback;
+	e->er_verdict = p->er_verdict;
 	memcpy(entry_key(e), kb, kl);
 	memcpy(entry_data(e), p->resp, v->keep_len);
 	policy_fill(entry_data(e), v, e->ttl_off);

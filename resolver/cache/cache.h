@@ -68,8 +68,14 @@ typedef struct cache_copy {
 	size_t cap; /* in: its size (65535 always fits) */
 	uint16_t id; /* in: the message ID to write */
 	bool want_stale; /* in: copy a STALE entry too (the chain failed) */
+	/* in: only report is_fallback and er_verdict of the entry: copy
+	 * nothing, count nothing, touch no eviction or prefetch state (the
+	 * CHAOS routing check asks what is cached without using it) */
+	bool is_peek;
 	size_t len; /* out: bytes written, 0 when nothing was copied */
 	bool should_prefetch; /* out: HIT in the last 10%, first time for it */
+	bool is_fallback; /* out (HIT, STALE): the entry came from a later group */
+	uint8_t er_verdict; /* out (HIT, STALE): as stored by cache_insert */
 } cache_copy_t;
 
 /* What cache_insert needs besides the response. */
@@ -78,6 +84,10 @@ typedef struct cache_insert_params {
 	const uint8_t *resp; /* the upstream response as received; borrowed */
 	size_t resp_len;
 	bool is_fallback; /* from a later group than the chain's first */
+	/* The ExpressRoute audit's verdict on it (routing/er_audit.h
+	 * er_verdict_t; 0: not judged), kept so that a hit reports the verdict
+	 * of the miss that stored it. Opaque to the cache. */
+	uint8_t er_verdict;
 } cache_insert_params_t;
 
 /* Counters for the metrics, summed over the stripes at the time of the call. */
@@ -118,6 +128,7 @@ void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms);
  * and the entry came from a fallback group (SPEC 2.2). A copy is a complete response (header,
  * question as first received, records; no OPT) ready for reply_finalize.
  * If copy->cap is too short nothing is copied and MISS is returned.
+ * With copy->is_peek, HIT and STALE only fill is_fallback and er_verdict.
  * Parses nothing and allocates nothing.
  */
 cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,

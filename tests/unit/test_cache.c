@@ -608,6 +608,50 @@ static void test_prefetch_once(void **state)
 	assert_int_equal(st.prefetches, 2);
 }
 
+/* The ExpressRoute audit's verdict rides with the entry (opaque to the
+ * cache) and comes back on a hit and a stale copy; a peek reports it with
+ * the fallback flag and leaves no trace: no copy, no counter, no prefetch
+ * claimed. */
+static void test_verdict_and_peek(void **state)
+{
+	fixture_t *f = *state;
+	spec_t sp = {.qname = "www.example.com.", .an = {"www.example.com. 100 IN A 192.0.2.1"}};
+	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false);
+	size_t len = build(&sp, f->buf);
+	cache_insert_params_t p = { .key = &k, .resp = f->buf, .resp_len = len, .er_verdict = 2 };
+	assert_int_equal(cache_insert(f->cache, &p, T0), 0);
+	cache_copy_t copy;
+	assert_int_equal(lookup(f, &k, T0, false, &copy), CACHE_HIT);
+	assert_int_equal(copy.er_verdict, 2);
+	assert_false(copy.is_fallback);
+
+	cache_stats_t before, after;
+	cache_get_stats(f->cache, &before);
+	cache_copy_t peek = { .is_peek = true };
+	assert_int_equal(cache_lookup(f->cache, &k, T0 + S(95), &peek), CACHE_HIT);
+	assert_int_equal(peek.len, 0);
+	assert_int_equal(peek.er_verdict, 2);
+	assert_false(peek.should_prefetch);
+	assert_int_equal(cache_lookup(f->cache, &k, T0 + S(100), &peek), CACHE_STALE);
+	assert_int_equal(peek.er_verdict, 2);
+	cache_key_t other = make_key(f, "other.example.com.", DNS_TYPE_A, 0, false, false);
+	assert_int_equal(cache_lookup(f->cache, &other, T0, &peek), CACHE_MISS);
+	assert_int_equal(peek.er_verdict, 0);
+	k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false); /* f->name reused */
+	cache_get_stats(f->cache, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	/* the peek at 95 s claimed no prefetch: the real hit still gets it */
+	assert_int_equal(lookup(f, &k, T0 + S(95), false, &copy), CACHE_HIT);
+	assert_true(copy.should_prefetch);
+
+	p.is_fallback = true;
+	p.er_verdict = 0;
+	assert_int_equal(cache_insert(f->cache, &p, T0), 0);
+	assert_int_equal(cache_lookup(f->cache, &k, T0, &peek), CACHE_HIT);
+	assert_true(peek.is_fallback);
+	assert_int_equal(peek.er_verdict, 0);
+}
+
 static void test_prefetch_off(void **state)
 {
 	(void)state;
@@ -1110,6 +1154,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_ttl_is_30_for_short_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefetch_once, setup, teardown),
 		cmocka_unit_test(test_prefetch_off),
+		cmocka_unit_test_setup_teardown(test_verdict_and_peek, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compression_and_opt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_buffer_is_miss, setup, teardown),
 		cmocka_unit_test(test_eviction_bound_and_hot_survives),
