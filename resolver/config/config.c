@@ -355,10 +355,12 @@ static int keep_import(const schema_ctx_t *ctx, const spec_route_t *r, config_m3
 	config_t *c = ctx->cfg;
 	config_m365_t *grown = realloc(c->m365, (c->n_m365 + 1) * sizeof(*grown));
 	m->route = strdup(r->path);
+	m->outside_log = calloc(1, sizeof(*m->outside_log));
 	if (grown != NULL)
 		c->m365 = grown;
-	if (grown == NULL || m->route == NULL) {
+	if (grown == NULL || m->route == NULL || m->outside_log == NULL) {
 		free(m->route);
+		free(m->outside_log);
 		m365_import_free(m->import);
 		prefixset_free(m->prefixes);
 		return nomem(ctx);
@@ -641,6 +643,7 @@ static void config_free(config_t *c)
 	for (size_t i = 0; i < c->n_m365; i++) { /* after the router: its rules borrow them */
 		m365_import_free(c->m365[i].import);
 		prefixset_free(c->m365[i].prefixes);
+		free(c->m365[i].outside_log);
 		free(c->m365[i].route);
 	}
 	free(c->m365);

@@ -72,9 +72,9 @@ typedef struct config_m365 {
 	struct m365_import *import; /* owns the strings its rules' origins borrow */
 	er_audit_policy_t audit;
 	prefixset_t *prefixes; /* its selected ExpressRoute sets' `ips` (owned) */
-	/* The outside answers' log line, one per second for this route: the one
-	 * mutable field of the snapshot (atomics, shared by the workers). */
-	ratelimit_t outside_log;
+	/* The outside answers' log line, one per second for this route: the
+	 * snapshot's one mutable part (atomics shared by the workers; owned). */
+	ratelimit_t *outside_log;
 } config_m365_t;
 
 /* One value of the (view, route) labels of erdns_answers_total (SPEC 4: a

@@ -186,6 +186,34 @@ static void render_answers(out_t *o, const metrics_source_t *s)
 	}
 }
 
+/* SPEC 2.2 ExpressRoute audit: what the first group of each m365 route
+ * answered, judged against the list's ExpressRoute prefixes. */
+static void render_er_audit(out_t *o, const metrics_source_t *s)
+{
+	family(o, "erdns_er_audit_answers_total", "counter",
+	       "Upstream A/AAAA answers from the first group of an m365 route's chain, by the "
+	       "view and route and the ExpressRoute audit's verdict: inside (every address in the "
+	       "list's ExpressRoute prefixes), outside (some address not), none (no address to "
+	       "judge).");
+	for (unsigned r = 0; r < ER_METRICS_ROUTES; r++) {
+		char view[ER_LABEL_MAX], route[ER_LABEL_MAX];
+		bool named = false;
+		for (unsigned v = 0; v < ER_METRICS_VERDICTS; v++) {
+			uint64_t n = SUM(s, er_audit[r][v]);
+			if (!n)
+				continue;
+			if (!named)
+				route_labels(s, r, view, route);
+			named = true;
+			put(o,
+			    "erdns_er_audit_answers_total{view=\"%s\",route=\"%s\",verdict=\"%s\"} "
+			    "%llu\n",
+			    view, route, er_verdict_name((er_verdict_t)(v + 1)),
+			    (unsigned long long)n);
+		}
+	}
+}
+
 /* The upstream addresses the snapshot in force names, each once. */
 static size_t named_addresses(const config_t *c, uint16_t *ids)
 {
@@ -402,6 +430,7 @@ char *metrics_render(const metrics_source_t *src, size_t *len)
 	render_counters(&o, src);
 	render_queries(&o, src);
 	render_answers(&o, src);
+	render_er_audit(&o, src);
 	render_upstreams(&o, src);
 	render_chains(&o, src);
 	render_cache(&o, src);

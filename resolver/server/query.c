@@ -30,6 +30,7 @@ typedef struct pipeline {
 	const client_t *client;
 	const dns_query_t *q;
 	query_meta_t meta;
+	er_word_t er; /* of a cached answer on an m365 route; n/a otherwise */
 } pipeline_t;
 
 static _Thread_local uint8_t out_buf[ER_REPLY_MAX];
@@ -68,6 +69,7 @@ static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_res
 		.upstream = -1,
 		.rcode = DNS_RCODE(wire_read_u16(msg + 2)),
 		.cache = cache,
+		.er = (uint8_t)p->er,
 	};
 	query_record(p->w, &ev);
 }
@@ -95,28 +97,56 @@ static void reply_badkey(pipeline_t *p)
 		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
 }
 
-/* The routing check: the offline description plus the live view of the
- * first group (which server a query would ask now, and its RTT). */
-static void describe_live(const pipeline_t *p, char *text, size_t len)
+/* SPEC 3's `er=` of the routing check: n/a off the m365 routes; else what
+ * the cache holds now for this client's chain, the A and AAAA answers (DO
+ * clear and set) combined by er_word_worse, unknown when none is. A peek:
+ * the check must not count as a hit or claim an entry's prefetch. */
+static er_word_t live_er(const pipeline_t *p, const route_description_t *d)
 {
-	const config_t *c = p->c;
-	route_description_t d;
-	describe_route(c, p->q->qname, (const struct sockaddr *)&p->client->addr, &d);
-	size_t used = describe_route_text(c, &d, text, len);
-	if (d.is_local)
-		return;
-	size_t gi = d.chain->groups[0];
+	static const uint16_t types[] = { DNS_TYPE_A, DNS_TYPE_AAAA };
+	if (d->is_local || config_m365_of(p->c, d->decision.rule) == NULL)
+		return ER_WORD_NA;
+	er_word_t er = ER_WORD_UNKNOWN;
+	for (size_t i = 0; i < 2 * sizeof(types) / sizeof(types[0]); i++) {
+		dns_query_t q = { .qname = p->q->qname, .qname_len = p->q->qname_len,
+				  .qtype = types[i / 2], .qclass = DNS_CLASS_IN, .edns_do = i % 2 };
+		cache_key_t key = cache_key_from_query(&q, d->decision.action, p->c->route_epoch);
+		cache_copy_t copy = { .is_peek = true };
+		if (cache_lookup(worker_cache(p->w), &key, uv_now(worker_loop(p->w)), &copy) ==
+		    CACHE_HIT)
+			er = er_word_worse(er, er_word_of(copy.is_fallback, copy.er_verdict));
+	}
+	return er;
+}
+
+/* The live view of the first group: which server a query would ask now,
+ * and its RTT. Returns the length written. */
+static size_t describe_upstream(const pipeline_t *p, const route_description_t *d, char *text,
+				size_t len)
+{
+	size_t gi = d->chain->groups[0];
 	int s = forwarder_preferred_server(worker_forwarder(p->w), gi, uv_now(worker_loop(p->w)));
 	if (s < 0)
-		return;
-	const config_group_t *g = &c->groups[gi];
+		return 0;
+	const config_group_t *g = &p->c->groups[gi];
 	char addr[ER_SOCKADDR_TEXT_MAX];
 	sockaddr_format((const struct sockaddr *)&g->servers[s], addr, sizeof(addr));
 	int32_t rtt = rtt_srtt_ms(health_view_rtt(worker_health_view(p->w), g->health_ids[s]));
-	if (rtt >= 0)
-		snprintf(text + used, len - used, " upstream=%s rtt_ms=%d", addr, (int)rtt);
-	else
-		snprintf(text + used, len - used, " upstream=%s rtt_ms=unknown", addr);
+	int n = rtt >= 0 ? snprintf(text, len, " upstream=%s rtt_ms=%d", addr, (int)rtt)
+			 : snprintf(text, len, " upstream=%s rtt_ms=unknown", addr);
+	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+/* The routing check: the offline description, the live view of the first
+ * group, and the ExpressRoute audit's word on what is cached. */
+static void describe_live(const pipeline_t *p, char *text, size_t len)
+{
+	route_description_t d;
+	describe_route(p->c, p->q->qname, (const struct sockaddr *)&p->client->addr, &d);
+	size_t used = describe_route_text(p->c, &d, text, len);
+	if (!d.is_local)
+		used += describe_upstream(p, &d, text + used, len - used);
+	snprintf(text + used, len - used, " er=%s", er_word_name(live_er(p, &d)));
 }
 
 static void answer_chaos(pipeline_t *p)
@@ -176,9 +206,12 @@ static bool answer_from_cache(pipeline_t *p, const uint8_t *pkt, size_t len, uin
 	if (out == 0)
 		return false;
 	metrics_add(&p->m->cache_answers, 1);
+	if (config_m365_of(p->c, p->meta.rule) != NULL)
+		p->er = er_word_of(copy.is_fallback, copy.er_verdict);
 	reply(p, out_buf, out, ER_CACHE_HIT, chain);
+	/* with meta: a refreshed answer of an m365 route is judged again */
 	if (copy.should_prefetch && p->c->cache.prefetch)
-		forward_start(worker_forwarder(p->w), NULL, NULL, pkt, len, p->q, chain);
+		forward_start(worker_forwarder(p->w), NULL, &p->meta, pkt, len, p->q, chain);
 	return true;
 }
 

@@ -16,7 +16,8 @@
  * from then on every answer follows the new routes). A reload that
  * renumbers the route chains starts a new route epoch, which is part of
  * every cache key: nothing fetched under the old routes is found under the
- * new ones, even an answer that arrives after the swap. Listener and thread
+ * new ones, even an answer that arrives after the swap (so does a reload
+ * that changes what the ExpressRoute audit judges by). Listener and thread
  * changes need a restart (the sockets were bound with the old privileges);
  * the reload says so in the log. SIGHUP and `erdns ctl reload` run the same
  * reload(), which returns what changed (config/diff.h) or the error.
@@ -332,13 +333,18 @@ static int apply_reload(server_t *s, char *msg, size_t len, cJSON **changes)
 	warn_restart_needed(diff);
 	log_set_level(next->log_level);
 	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
-	bool renumbered = !config_same_chains(s->config, next);
+	/* New ExpressRoute prefixes count as new routes: verdicts cached, and
+	 * answers kept or passed over for them, belong to the old prefixes. */
+	bool renumbered =
+		!config_same_chains(s->config, next) || !config_same_audit(s->config, next);
 	next->route_epoch = s->config->route_epoch + (renumbered ? 1 : 0);
 	swap_in(s, next);
 	/* Unreachable under the new epoch anyway: give the memory back. */
 	size_t flushed = renumbered ? cache_flush_all(s->cache) : 0;
 	if (renumbered)
-		log_info("reload: routes changed, %zu cache entries flushed", flushed);
+		log_info("reload: routes or ExpressRoute prefixes changed, %zu cache entries "
+			 "flushed",
+			 flushed);
 	cJSON_AddNumberToObject(diff, "cache_flushed", (double)flushed);
 	publish_config(s, next);
 	char summary[512];
