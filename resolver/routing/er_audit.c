@@ -87,21 +87,31 @@ static int follow_cname(const walk_t *w, uint8_t name[ER_DNAME_MAX])
 	return 0;
 }
 
-static void judge_one(const prefixset_t *ps, int family, const uint8_t *addr, er_judgement_t *out)
+static void judge_one(const prefixset_t *ps, int family, const uint8_t *addr,
+		      er_audit_visitor_t *vis, er_judgement_t *out)
 {
 	prefix_hit_t hit;
+	er_verdict_t v = ER_VERDICT_NONE;
 	if (prefixset_count(ps, family) == 0) {
 		out->n_unjudged++;
 	} else if (prefixset_match(ps, family, addr, &hit)) {
 		out->n_inside++;
-	} else if (out->n_outside++ == 0) {
-		out->outside_family = family;
-		memcpy(out->outside_addr, addr, family == AF_INET ? 4 : 16);
+		v = ER_VERDICT_INSIDE;
+	} else {
+		v = ER_VERDICT_OUTSIDE;
+		if (out->n_outside++ == 0) {
+			out->outside_family = family;
+			memcpy(out->outside_addr, addr, family == AF_INET ? 4 : 16);
+		}
+		if (vis != NULL) /* only the CLI pays for the nearest prefix */
+			prefixset_nearest(ps, family, addr, &hit);
 	}
+	if (vis != NULL)
+		vis->on_address(vis->ctx, family, addr, v, v == ER_VERDICT_NONE ? NULL : &hit);
 }
 
 static int judge_addresses(const walk_t *w, const uint8_t *name, const prefixset_t *ps,
-			   er_judgement_t *out)
+			   er_audit_visitor_t *vis, er_judgement_t *out)
 {
 	size_t pos = w->start;
 	rr_t rr;
@@ -111,13 +121,19 @@ static int judge_addresses(const walk_t *w, const uint8_t *name, const prefixset
 		bool is_a = rr.type == DNS_TYPE_A && rr.rdlen == 4;
 		bool is_aaaa = rr.type == DNS_TYPE_AAAA && rr.rdlen == 16;
 		if ((is_a || is_aaaa) && rr.rclass == DNS_CLASS_IN && dname_equal(rr.owner, name))
-			judge_one(ps, is_a ? AF_INET : AF_INET6, w->pkt + rr.rdata, out);
+			judge_one(ps, is_a ? AF_INET : AF_INET6, w->pkt + rr.rdata, vis, out);
 	}
 	return 0;
 }
 
 int er_audit_judge(const prefixset_t *ps, const uint8_t *qname, const uint8_t *resp, size_t len,
 		   er_judgement_t *out)
+{
+	return er_audit_judge_visit(ps, qname, resp, len, NULL, out);
+}
+
+int er_audit_judge_visit(const prefixset_t *ps, const uint8_t *qname, const uint8_t *resp,
+			 size_t len, er_audit_visitor_t *vis, er_judgement_t *out)
 {
 	*out = (er_judgement_t){.verdict = ER_VERDICT_NONE};
 	walk_t w;
@@ -132,8 +148,10 @@ int er_audit_judge(const prefixset_t *ps, const uint8_t *qname, const uint8_t *r
 		if (rc <= 0)
 			break;
 	}
+	if (rc >= 0 && vis != NULL)
+		memcpy(vis->end, name, dname_wire_len(name, ER_DNAME_MAX));
 	if (rc >= 0)
-		rc = judge_addresses(&w, name, ps, out);
+		rc = judge_addresses(&w, name, ps, vis, out);
 	if (rc != 0) {
 		*out = (er_judgement_t){.verdict = ER_VERDICT_NONE};
 		return rc;

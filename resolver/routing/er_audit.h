@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/dname.h"
 #include "routing/prefixset.h"
 
 /* A route's `audit` (SPEC 2.2). */
@@ -57,6 +58,21 @@ typedef struct er_judgement {
  */
 int er_audit_judge(const prefixset_t *ps, const uint8_t *qname, const uint8_t *resp, size_t len,
 		   er_judgement_t *out);
+
+/* For `erdns m365 audit`, which shows every address: called per A/AAAA
+ * record judged, with v INSIDE (hit: the longest matching prefix),
+ * OUTSIDE (hit: the nearest prefix of its family) or NONE (no prefix of
+ * its family; hit NULL). */
+typedef struct er_audit_visitor {
+	void (*on_address)(void *ctx, int family, const uint8_t *addr, er_verdict_t v,
+			   const prefix_hit_t *hit);
+	void *ctx;
+	uint8_t end[ER_DNAME_MAX]; /* out: the last name of the CNAME chain (wire) */
+} er_audit_visitor_t;
+
+/* er_audit_judge, telling vis (may be NULL) about each address. */
+int er_audit_judge_visit(const prefixset_t *ps, const uint8_t *qname, const uint8_t *resp,
+			 size_t len, er_audit_visitor_t *vis, er_judgement_t *out);
 
 /* "unjudged", "inside", "outside", "none": the metrics label. */
 const char *er_verdict_name(er_verdict_t v);

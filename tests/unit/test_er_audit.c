@@ -298,6 +298,57 @@ static void test_malformed(void **state)
 	assert_int_equal(er_audit_judge(both, qname, loop, sizeof(loop), &j), -EBADMSG);
 }
 
+/* The CLI's view: every address with its verdict and prefix (the match,
+ * or the nearest for one outside), and the end of the chain. */
+typedef struct seen {
+	unsigned n;
+	er_verdict_t v[4];
+	uint8_t len[4];
+} seen_t;
+
+static void on_address(void *ctx, int family, const uint8_t *addr, er_verdict_t v,
+		       const prefix_hit_t *hit)
+{
+	seen_t *s = ctx;
+	(void)family;
+	(void)addr;
+	assert_true(s->n < 4);
+	s->v[s->n] = v;
+	s->len[s->n++] = hit ? hit->prefix.prefix_len : 0;
+}
+
+static void test_visitor(void **state)
+{
+	(void)state;
+	msg_t m;
+	build(&m, "o.example.", LDNS_RR_TYPE_A, 0,
+	      RRS("o.example. 300 IN CNAME fe.example.", "fe.example. 10 IN A 192.0.2.7",
+		  "fe.example. 10 IN A 203.0.113.1"));
+	seen_t seen = {0};
+	er_audit_visitor_t vis = {.on_address = on_address, .ctx = &seen};
+	uint8_t qname[ER_DNAME_MAX];
+	assert_true(dname_from_text("o.example.", qname) > 0);
+	er_judgement_t j;
+	assert_int_equal(er_audit_judge_visit(both, qname, m.wire, m.len, &vis, &j), 0);
+	assert_int_equal(j.verdict, ER_VERDICT_OUTSIDE);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.v[0], ER_VERDICT_INSIDE);
+	assert_int_equal(seen.len[0], 25);
+	assert_int_equal(seen.v[1], ER_VERDICT_OUTSIDE);
+	assert_int_equal(seen.len[1], 25); /* the nearest: the only IPv4 prefix */
+	char end[ER_DNAME_TEXT_MAX];
+	dname_to_text(vis.end, end);
+	assert_string_equal(end, "fe.example");
+	/* an IPv6 address against a list without IPv6: NONE, no prefix */
+	build(&m, "a.example.", LDNS_RR_TYPE_AAAA, 0, RRS("a.example. 60 IN AAAA 2001:db8::1"));
+	seen = (seen_t){0};
+	assert_true(dname_from_text("a.example.", qname) > 0);
+	assert_int_equal(er_audit_judge_visit(v4_only, qname, m.wire, m.len, &vis, &j), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.v[0], ER_VERDICT_NONE);
+	assert_int_equal(seen.len[0], 0);
+}
+
 static void test_words(void **state)
 {
 	(void)state;
@@ -321,7 +372,7 @@ int main(void)
 	    cmocka_unit_test(test_addresses),	 cmocka_unit_test(test_aaaa),
 	    cmocka_unit_test(test_cname_chains), cmocka_unit_test(test_nothing_to_judge),
 	    cmocka_unit_test(test_compression),	 cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_words),
+	    cmocka_unit_test(test_visitor),	 cmocka_unit_test(test_words),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
