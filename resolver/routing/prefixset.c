@@ -186,7 +186,8 @@ static int link_parents(struct table *t)
 
 static int finish_table(struct table *t)
 {
-	qsort(t->raw, t->n_raw, sizeof(*t->raw), raw_cmp);
+	if (t->n_raw > 1) /* qsort must not see the NULL of an empty table */
+		qsort(t->raw, t->n_raw, sizeof(*t->raw), raw_cmp);
 	t->v = calloc(t->n_raw + 1, sizeof(*t->v));
 	t->ids = calloc(t->n_raw + 1, sizeof(*t->ids));
 	if (t->v == NULL || t->ids == NULL)
