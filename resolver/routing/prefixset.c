@@ -269,7 +269,8 @@ bool prefixset_match(const prefixset_t *ps, int family, const uint8_t *addr, pre
 		i = t->v[i].parent;
 	if (i < 0)
 		return false;
-	fill_hit(t, f, (size_t)i, out);
+	if (out != NULL)
+		fill_hit(t, f, (size_t)i, out);
 	return true;
 }
 

@@ -42,7 +42,8 @@ size_t prefixset_count(const prefixset_t *ps, int family);
 bool prefixset_get(const prefixset_t *ps, int family, size_t i, prefix_hit_t *out);
 
 /* The longest prefix of family containing addr (4 or 16 bytes, network
- * order); false when none does. Thread-safe after prefixset_finish. */
+ * order), into out unless it is NULL; false when none does. Thread-safe
+ * after prefixset_finish. */
 bool prefixset_match(const prefixset_t *ps, int family, const uint8_t *addr, prefix_hit_t *out);
 /* For an address outside the set, a hint at where it should have been: the
  * prefix of family whose network shares the most leading bits with addr;
