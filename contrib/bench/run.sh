@@ -14,7 +14,10 @@
 # ZIPF_NAMES=100000 ZIPF_QUERIES=1000000, SERVERS="erdns unbound dnsmasq dnsdist",
 # WORKLOADS="hit miss zipf" (a subset for a quick A/B; RSS_N=0 skips the memory test),
 # PORT_BASE=15350, SERVER_CPU=1 LOAD_CPU=0 (knotd shares the load generator's core),
-# OUT=docs/benchmarks.md (OUT=- : print the report only), KEEP=1 keeps the work directory.
+# OUT=docs/benchmarks.md (OUT=- : print the report only), KEEP=1 keeps the work directory,
+# ERDNS_AUDIT=1 makes erdns's office.com route an m365 route over a one-set list (m365-bench.json,
+# 198.51.100.0/24: knotd's office.com answers are inside), so every office.com miss is judged by
+# the ExpressRoute audit (`audit: observe`); compare with ERDNS_AUDIT=0 for the audit's cost.
 #
 # Everything runs on 127.0.0.1; every server is configured never to reach out on its own
 # (no root hints, no trust-anchor updates, no security polling); every loop is bounded; every
@@ -29,7 +32,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
@@ -45,6 +48,7 @@ ZIPF_NAMES=${ZIPF_NAMES:-100000}
 ZIPF_QUERIES=${ZIPF_QUERIES:-1000000}
 SERVERS=${SERVERS:-erdns unbound dnsmasq dnsdist}
 WORKLOADS=${WORKLOADS:-hit miss zipf}
+ERDNS_AUDIT=${ERDNS_AUDIT:-0}
 PORT_BASE=${PORT_BASE:-15350}
 SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
@@ -240,6 +244,20 @@ PIDS+=("$KNOT_PID")
 wait_ready "$KNOT_PORT" "$KNOT_PID" knotd
 
 # --- the four servers, each: listen 127.0.0.1:PORT, office.com and the rest both to knotd
+# erdns's office.com route: a domains route, or with ERDNS_AUDIT=1 the same names imported from
+# a Microsoft 365 list whose ExpressRoute prefix holds knotd's office.com addresses.
+erdns_office_route() {
+	if [ "$ERDNS_AUDIT" != 1 ]; then
+		echo '{ "domains": ["office.com"], "via": "hq" }'
+		return
+	fi
+	cat >"$WORK/m365-bench.json" <<EOF
+[ { "id": 1, "serviceArea": "Exchange", "urls": ["office.com", "*.office.com"],
+    "ips": ["198.51.100.0/24"], "expressRoute": true, "category": "Optimize", "required": true } ]
+EOF
+	echo "{ \"m365\": { \"file\": \"$WORK/m365-bench.json\" }, \"via\": \"hq\" }"
+}
+
 write_configs() {
 	cat >"$WORK/erdns.json" <<EOF
 {
@@ -249,7 +267,7 @@ write_configs() {
     "hq":     { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" },
     "branch": { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" }
   },
-  "routes": [ { "domains": ["office.com"], "via": "hq" } ],
+  "routes": [ $(erdns_office_route) ],
   "default": "branch"
 }
 EOF
@@ -571,7 +589,7 @@ REPORT=$WORK/report.md
 	echo
 	echo "<details><summary>Server configurations</summary>"
 	echo
-	for f in erdns.json unbound.conf dnsdist.conf knot/knot.conf knot/bench.test.zone knot/office.com.zone; do
+	for f in erdns.json $([ "$ERDNS_AUDIT" = 1 ] && echo m365-bench.json) unbound.conf dnsdist.conf knot/knot.conf knot/bench.test.zone knot/office.com.zone; do
 		echo "\`$f\`:"
 		echo
 		echo "\`\`\`"
