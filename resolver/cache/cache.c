@@ -437,7 +437,7 @@ static bool wants_prefetch(struct stripe *s, struct entry *e, uint64_t now)
 static cache_result_t lookup_locked(struct stripe *s, struct entry *e, uint64_t now,
 				    cache_copy_t *copy)
 {
-	if (e == NULL || (copy->is_peek && is_dead(e, now)))
+	if (e == NULL)
 		return CACHE_MISS;
 	if (is_dead(e, now)) {
 		remove_entry(s, e);
@@ -445,8 +445,6 @@ static cache_result_t lookup_locked(struct stripe *s, struct entry *e, uint64_t 
 	}
 	copy->is_fallback = e->is_fallback;
 	copy->er_verdict = e->er_verdict;
-	if (copy->is_peek)
-		return now < e->expire_ms ? CACHE_HIT : CACHE_STALE;
 	if (e->data_len > copy->cap)
 		return CACHE_MISS;
 	if (now < e->expire_ms) {
@@ -477,7 +475,7 @@ cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,
 	struct stripe *s = stripe_of(c, hash);
 	pthread_mutex_lock(&s->lock);
 	cache_result_t r = lookup_locked(s, find(s, hash, kb, kl), now_ms, copy);
-	if (copy->len == 0 && !copy->is_peek)
+	if (copy->len == 0)
 		s->misses++;
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -645,9 +643,9 @@ static uint32_t secs_until(uint64_t expire_ms, uint64_t now)
 }
 
 cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
-			  uint32_t *ttl_left_s)
+			  cache_peek_info_t *out)
 {
-	*ttl_left_s = 0;
+	*out = (cache_peek_info_t){ 0 };
 	uint8_t kb[KEY_MAX];
 	size_t kl = key_encode(key, kb);
 	if (kl == 0)
@@ -659,7 +657,9 @@ cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
 	cache_result_t r = CACHE_MISS;
 	if (e && !is_dead(e, now_ms)) {
 		r = now_ms < e->expire_ms ? CACHE_HIT : CACHE_STALE;
-		*ttl_left_s = secs_until(e->expire_ms, now_ms);
+		*out = (cache_peek_info_t){ .ttl_left_s = secs_until(e->expire_ms, now_ms),
+					    .is_fallback = e->is_fallback,
+					    .er_verdict = e->er_verdict };
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;

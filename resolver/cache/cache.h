@@ -68,10 +68,6 @@ typedef struct cache_copy {
 	size_t cap; /* in: its size (65535 always fits) */
 	uint16_t id; /* in: the message ID to write */
 	bool want_stale; /* in: copy a STALE entry too (the chain failed) */
-	/* in: only report is_fallback and er_verdict of the entry: copy
-	 * nothing, count nothing, touch no eviction or prefetch state (the
-	 * CHAOS routing check asks what is cached without using it) */
-	bool is_peek;
 	size_t len; /* out: bytes written, 0 when nothing was copied */
 	bool should_prefetch; /* out: HIT in the last 10%, first time for it */
 	bool is_fallback; /* out (HIT, STALE): the entry came from a later group */
@@ -128,7 +124,6 @@ void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms);
  * and the entry came from a fallback group (SPEC 2.2). A copy is a complete response (header,
  * question as first received, records; no OPT) ready for reply_finalize.
  * If copy->cap is too short nothing is copied and MISS is returned.
- * With copy->is_peek, HIT and STALE only fill is_fallback and er_verdict.
  * Parses nothing and allocates nothing.
  */
 cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,
@@ -154,15 +149,22 @@ size_t cache_flush_subtree(cache_t *c, const uint8_t *name);
 
 void cache_get_stats(cache_t *c, cache_stats_t *out);
 
+/* What cache_peek says about an entry besides HIT/STALE/MISS. */
+typedef struct cache_peek_info {
+	uint32_t ttl_left_s; /* whole seconds until expiry, 0 when STALE or MISS */
+	bool is_fallback; /* HIT, STALE: from a later group than the chain's first */
+	uint8_t er_verdict; /* HIT, STALE: as stored by cache_insert */
+} cache_peek_info_t;
+
 /*
  * What cache_lookup would find for key, without any of its side effects:
  * nothing copied, no hit or miss counted, no visited bit, no prefetch
- * claimed, nothing removed (`erdns ctl explain` must not change what it
- * looks at: a claimed prefetch would be lost to the next client).
- * *ttl_left_s: whole seconds until expiry, 0 when STALE or MISS.
+ * claimed, nothing removed (`erdns ctl explain` and the CHAOS routing
+ * check must not change what they look at: a claimed prefetch would be
+ * lost to the next client). *out is filled (zeroed for a MISS).
  */
 cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
-			  uint32_t *ttl_left_s);
+			  cache_peek_info_t *out);
 
 /* One entry as cache_dump shows it: a copy, nothing points into the cache. */
 typedef struct cache_dump_entry {

@@ -57,6 +57,24 @@ static void log_outside(const audit_answer_t *a, const er_judgement_t *j)
 		 more);
 }
 
+er_word_t audit_cached_er(cache_t *cache, const config_t *c, const route_decision_t *d,
+			  const uint8_t *qname, uint64_t now_ms)
+{
+	static const uint16_t types[] = { DNS_TYPE_A, DNS_TYPE_AAAA };
+	if (config_m365_of(c, d->rule) == NULL)
+		return ER_WORD_NA;
+	er_word_t er = ER_WORD_UNKNOWN;
+	for (size_t i = 0; i < 2 * sizeof(types) / sizeof(types[0]); i++) {
+		dns_query_t q = { .qname = qname, .qname_len = dname_wire_len(qname, ER_DNAME_MAX),
+				  .qtype = types[i / 2], .qclass = DNS_CLASS_IN, .edns_do = i % 2 };
+		cache_key_t key = cache_key_from_query(&q, d->action, c->route_epoch);
+		cache_peek_info_t peek;
+		if (cache_peek(cache, &key, now_ms, &peek) == CACHE_HIT)
+			er = er_word_worse(er, er_word_of(peek.is_fallback, peek.er_verdict));
+	}
+	return er;
+}
+
 er_verdict_t audit_answer(const audit_answer_t *a)
 {
 	if (a->q->qtype != DNS_TYPE_A && a->q->qtype != DNS_TYPE_AAAA)

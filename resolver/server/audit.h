@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "cache/cache.h"
 #include "config/config.h"
 #include "dns/wire.h"
 #include "ops/metrics.h"
@@ -36,5 +37,15 @@ typedef struct audit_answer {
  * counted), else INSIDE, OUTSIDE or NONE, counted; OUTSIDE also logged
  * (rate-limited per route). */
 er_verdict_t audit_answer(const audit_answer_t *a);
+
+/*
+ * SPEC 3's `er=` of the routing check (CHAOS, `erdns ctl explain`) for
+ * qname (wire) decided by d under snapshot c: n/a unless an m365 route's
+ * own rule decided; else the word for what the cache holds now on d's
+ * chain: the A and AAAA answers (DO clear and set), peeked without side
+ * effects and combined by er_word_worse; unknown when none is cached.
+ */
+er_word_t audit_cached_er(cache_t *cache, const config_t *c, const route_decision_t *d,
+			  const uint8_t *qname, uint64_t now_ms);
 
 #endif

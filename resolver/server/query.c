@@ -17,6 +17,7 @@
 #include "config/describe.h"
 #include "dns/chaos.h"
 #include "dns/reply.h"
+#include "server/audit.h"
 #include "server/forward.h"
 #include "server/tcp_listener.h"
 #include "server/udp_listener.h"
@@ -97,28 +98,6 @@ static void reply_badkey(pipeline_t *p)
 		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
 }
 
-/* SPEC 3's `er=` of the routing check: n/a off the m365 routes; else what
- * the cache holds now for this client's chain, the A and AAAA answers (DO
- * clear and set) combined by er_word_worse, unknown when none is. A peek:
- * the check must not count as a hit or claim an entry's prefetch. */
-static er_word_t live_er(const pipeline_t *p, const route_description_t *d)
-{
-	static const uint16_t types[] = { DNS_TYPE_A, DNS_TYPE_AAAA };
-	if (d->is_local || config_m365_of(p->c, d->decision.rule) == NULL)
-		return ER_WORD_NA;
-	er_word_t er = ER_WORD_UNKNOWN;
-	for (size_t i = 0; i < 2 * sizeof(types) / sizeof(types[0]); i++) {
-		dns_query_t q = { .qname = p->q->qname, .qname_len = p->q->qname_len,
-				  .qtype = types[i / 2], .qclass = DNS_CLASS_IN, .edns_do = i % 2 };
-		cache_key_t key = cache_key_from_query(&q, d->decision.action, p->c->route_epoch);
-		cache_copy_t copy = { .is_peek = true };
-		if (cache_lookup(worker_cache(p->w), &key, uv_now(worker_loop(p->w)), &copy) ==
-		    CACHE_HIT)
-			er = er_word_worse(er, er_word_of(copy.is_fallback, copy.er_verdict));
-	}
-	return er;
-}
-
 /* The live view of the first group: which server a query would ask now,
  * and its RTT. Returns the length written. */
 static size_t describe_upstream(const pipeline_t *p, const route_description_t *d, char *text,
@@ -146,7 +125,10 @@ static void describe_live(const pipeline_t *p, char *text, size_t len)
 	size_t used = describe_route_text(p->c, &d, text, len);
 	if (!d.is_local)
 		used += describe_upstream(p, &d, text + used, len - used);
-	snprintf(text + used, len - used, " er=%s", er_word_name(live_er(p, &d)));
+	er_word_t er = d.is_local ? ER_WORD_NA
+				  : audit_cached_er(worker_cache(p->w), p->c, &d.decision, p->q->qname,
+						    uv_now(worker_loop(p->w)));
+	snprintf(text + used, len - used, " er=%s", er_word_name(er));
 }
 
 static void answer_chaos(pipeline_t *p)

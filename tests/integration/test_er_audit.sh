@@ -10,9 +10,10 @@
 #   routes[2] Skype      (meet.audit.example)  via hqout,branch  fallback
 # The stand-ins' answers depend on the first label (tests/stand-in/README.md):
 # cname* gives a CNAME chain, nodata* no address, nx* NXDOMAIN.
-# The metrics endpoint is not in this build: the counters are covered by
-# tests/unit/test_audit.c and test_forward.c; here the log line stands in.
+# Counted on GET /metrics (erdns_er_audit_answers_total), logged once a
+# second per route.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_metrics.sh"
 
 start_standin HQIN --id 1 --name hqin
 start_standin HQOUT --id 3 --name hqout
@@ -21,6 +22,7 @@ start_standin SILENT --id 9 --mode silent
 cp "$SRCDIR/tests/fixtures/m365/audit.json" "$W/audit.json" # the reload rewrites it
 cp "$SRCDIR/tests/fixtures/m365/audit.json" "$W/audit-orig.json"
 PORT=$(free_port)
+MPORT=$(free_port)
 
 # routes LIST: the m365 routes over LIST, a domains route on hqin's chain.
 write_config() {
@@ -41,7 +43,8 @@ write_config() {
     { "domains": ["plain.example"], "via": ["hqin", "branch"] }
   ],
   "default": "branch",
-  "cache": { "fallback_ttl_s": 20 }
+  "cache": { "fallback_ttl_s": 20 },
+  "metrics": { "listen": "127.0.0.1:$MPORT" }
 }
 JSON
 }
@@ -116,6 +119,21 @@ check_eq "fallback: hqout stays up (alive, not failed)" 0 "$(grep -c "127.0.0.1:
 check_eq "a repeat is a cache hit from the fallback entry" 192.0.2.2 "$(qs meet.audit.example)"
 check_eq "hqout not asked again" 1 "$(grep -c '^udp meet.audit.example A' "$HQOUT_LOG")"
 
+# --- the counters: every judged answer, per route and verdict -------------
+audited() { echo erdns_er_audit_answers_total view=- route="$1" verdict="$2"; }
+# routes[0]: mail, cname.mail, v6.mail (AAAA) inside; nodata, nx none
+expect "metrics: routes[0] inside" 3 $(audited 0 inside)
+expect "metrics: routes[0] none (NODATA, NXDOMAIN)" 2 $(audited 0 none)
+expect "metrics: routes[0] never outside" 0 $(audited 0 outside)
+# routes[1]: files, cname.files, 5 of the burst, after.files outside; v6 not judged
+expect "metrics: routes[1] outside" 8 $(audited 1 outside)
+expect "metrics: routes[1] none (AAAA, no IPv6 prefix)" 1 $(audited 1 none)
+# routes[2]: meet, cname.meet, v6.meet outside at hqout; branch's answers and
+# the cache hit are not judged
+expect "metrics: routes[2] outside" 3 $(audited 2 outside)
+expect "metrics: routes[2] inside" 0 $(audited 2 inside)
+expect "metrics: the domains route is not audited" 0 $(audited 3 inside)
+
 live=$("$ERDNS" explain -c "$W/erdns.json" files.audit.example --live)
 check_has "explain: the route's audit" "audit:   observe: answers from hqout judged against 1 IPv4 and 0 IPv6 ExpressRoute prefixes of routes[1]" "$live"
 check_has "explain --live: er" "er:      outside" "$live"
@@ -134,6 +152,7 @@ before=$(outside_lines 'routes\[1\]')
 check_eq "the same answer" 192.0.2.3 "$(qs files.audit.example)"
 check_eq "now er=inside" inside "$(er_of files.audit.example)"
 check_eq "no outside line" "$before" "$(outside_lines 'routes\[1\]')"
+expect "metrics: routes[1] inside now" 1 $(audited 1 inside)
 check_eq "routes[0] unchanged: inside" 192.0.2.1 "$(qs mail.audit.example)"
 
 # --- erdns m365 audit ------------------------------------------------------

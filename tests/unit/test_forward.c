@@ -1391,14 +1391,14 @@ static uint64_t verdicts(const fixture_t *t, er_verdict_t v)
 }
 
 /* What the cache says about name/A on the m365 chain. */
-static cache_copy_t peek(fixture_t *t, const char *name)
+static cache_peek_info_t peek(fixture_t *t, const char *name)
 {
 	query_t qu;
 	build_query(&qu, name, 0x7777, false);
 	cache_key_t key = cache_key_from_query(&qu.q, t->config->m365[0].chain, 1);
-	cache_copy_t copy = { .is_peek = true };
-	assert_int_equal(cache_lookup(t->cache, &key, t->now_ms, &copy), CACHE_HIT);
-	return copy;
+	cache_peek_info_t peek;
+	assert_int_equal(cache_peek(t->cache, &key, t->now_ms, &peek), CACHE_HIT);
+	return peek;
 }
 
 /* observe: an outside answer is counted, cached with its verdict and
@@ -1416,7 +1416,7 @@ static void test_audit_observe_relays_outside(void **state)
 	assert_ttls(ttls, reply_ttls(t, 0, ttls), (uint32_t[]){ 300 }, 1);
 	assert_int_equal(verdicts(t, ER_VERDICT_OUTSIDE), 1);
 	assert_int_equal(t->stats.failovers, 0);
-	cache_copy_t c = peek(t, "mail.er.example.");
+	cache_peek_info_t c = peek(t, "mail.er.example.");
 	assert_int_equal(c.er_verdict, ER_VERDICT_OUTSIDE);
 	assert_false(c.is_fallback);
 	assert_int_equal(t->ers[0], ER_WORD_OUTSIDE);
@@ -1448,7 +1448,7 @@ static void test_audit_fallback_outside_next_group(void **state)
 	uint32_t ttls[MAX_TTLS];
 	assert_ttls(ttls, reply_ttls(t, 0, ttls), (uint32_t[]){ 20 }, 1);
 	assert_int_equal(verdicts(t, ER_VERDICT_OUTSIDE), 1); /* branch is not judged */
-	cache_copy_t c = peek(t, "mail.er.example.");
+	cache_peek_info_t c = peek(t, "mail.er.example.");
 	assert_true(c.is_fallback);
 	assert_int_equal(c.er_verdict, ER_VERDICT_UNJUDGED);
 	assert_int_equal(t->ers[0], ER_WORD_OFF);
