@@ -17,6 +17,7 @@
 #include "config/describe.h"
 #include "dns/chaos.h"
 #include "dns/reply.h"
+#include "ops/querylog.h"
 #include "server/audit.h"
 #include "server/forward.h"
 #include "server/tcp_listener.h"
@@ -52,6 +53,10 @@ void query_record(void *worker, const query_event_t *ev)
 	metrics_t *m = worker_stats(worker);
 	unsigned route = metrics_route_index(ev->meta->route_slot);
 	metrics_add(&m->answers[route][metrics_rcode_index(ev->rcode)][ev->cache], 1);
+	/* received_ns is set only while log.queries is on (query_receive): this
+	 * is the one branch a query pays for the query log when it is off. */
+	if (ev->meta->received_ns != 0)
+		querylog_submit(worker_querylog(worker), worker_index(worker), ev, uv_hrtime(), m);
 }
 
 /* Sends msg and records it: answered by erdns itself unless the cache

@@ -30,6 +30,13 @@
  * around each reload, STOPPING=1 on SIGTERM/SIGINT, and WATCHDOG=1 from a
  * timer on this loop when the unit asks for a watchdog.
  *
+ * The query log (ops/querylog.h) is the server's too: its writer thread runs
+ * from start to stop, idle while log.queries is off. Its file is opened
+ * after the privilege drop, by the user that will reopen it (SIGUSR1 and
+ * `erdns ctl reopen`, for logrotate); a reload that turns it on or off or
+ * names another file opens or closes it before the workers take the new
+ * snapshot. It stops after the workers, whose lanes it drains.
+ *
  * metrics.listen (SPEC 4) is served by ops/http.c on a thread of its own,
  * bound here with the DNS sockets and started once the workers run. What
  * it reads is lent through http_hooks_t: each request takes a reference to
@@ -55,6 +62,7 @@
 #include "ops/control.h"
 #include "ops/notify.h"
 #include "ops/http.h"
+#include "ops/querylog.h"
 #include "server/forward.h"
 #include "server/worker.h"
 #include "upstream/health_table.h"
@@ -69,6 +77,7 @@ typedef struct server {
 	config_t *config;
 	cache_t *cache; /* shared by the workers (lock-striped, cache.c) */
 	health_table_t *health; /* shared by the workers, by upstream address */
+	querylog_t *querylog; /* shared by the workers, a lane each */
 	worker_t **workers;
 	unsigned n_workers;
 	unsigned n_started; /* workers running: their counters may be read */
@@ -268,6 +277,30 @@ static int reload_failed(char *msg, size_t len, const char *err)
 	return -1;
 }
 
+static bool same_string(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* log.queries and log.query_file of c; old is the snapshot before a
+ * reload (NULL at start). */
+static void apply_querylog(server_t *s, const config_t *old, const config_t *c)
+{
+	if (old && old->log_queries == c->log_queries &&
+	    (!c->log_queries || same_string(old->query_file, c->query_file)))
+		return;
+	const char *to = c->query_file ? c->query_file : "stderr";
+	int rc = querylog_configure(s->querylog, c->log_queries, c->query_file);
+	if (rc < 0)
+		log_error("query log: cannot open %s: %s; its lines are dropped (querylog_dropped) "
+			  "until a reopen (SIGUSR1) or a reload opens it",
+			  to, strerror(-rc));
+	else if (c->log_queries)
+		log_info("query log: writing to %s", to);
+	else if (old)
+		log_info("query log: off");
+}
+
 /* The parts a restart would apply, and only the log says so. */
 static void warn_restart_needed(const cJSON *diff)
 {
@@ -332,6 +365,7 @@ static int apply_reload(server_t *s, char *msg, size_t len, cJSON **changes)
 	}
 	warn_restart_needed(diff);
 	log_set_level(next->log_level);
+	apply_querylog(s, s->config, next);
 	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
 	/* New ExpressRoute prefixes count as new routes: verdicts cached, and
 	 * answers kept or passed over for them, belong to the old prefixes. */
@@ -376,12 +410,30 @@ static int reload(server_t *s, char *msg, size_t len, cJSON **changes)
 	return rc;
 }
 
-int server_reopen_logs(char *msg, size_t len)
+/*
+ * Reopens the log files (SIGUSR1, `erdns ctl reopen`; for logrotate): the
+ * query log's file, by its name. erdns's own log is stderr, which systemd
+ * or the shell own. Returns 0 with what was done in msg, or a negative
+ * errno with the error (the query log then drops its lines, counted, until
+ * a reopen or a reload opens the file).
+ */
+static int reopen_logs(server_t *s, char *msg, size_t len)
 {
-	/* erdns writes only to stderr so far, which is not reopened (systemd or
-	 * the shell own it); the query log (log.query_file) will hook in here. */
-	snprintf(msg, len, "no log file to reopen");
-	log_info("reopen: no log file to reopen");
+	const config_t *c = s->config;
+	if (!c->log_queries || c->query_file == NULL) {
+		snprintf(msg, len, "no log file to reopen");
+		log_info("reopen: no log file to reopen");
+		return 0;
+	}
+	int rc = querylog_reopen(s->querylog);
+	if (rc < 0) {
+		snprintf(msg, len, "cannot reopen %s: %s; query log lines are dropped until a "
+			 "reopen or a reload opens it", c->query_file, strerror(-rc));
+		log_error("reopen: %s", msg);
+		return rc;
+	}
+	snprintf(msg, len, "reopened %s", c->query_file);
+	log_info("reopen: %s", msg);
 	return 0;
 }
 
@@ -406,7 +458,7 @@ static void on_signal(uv_signal_t *handle, int signum)
 		return;
 	}
 	if (signum == SIGUSR1) {
-		(void)server_reopen_logs(msg, sizeof(msg));
+		(void)reopen_logs(s, msg, sizeof(msg)); /* it logs either way */
 		return;
 	}
 	log_info("stopping on signal %d", signum);
@@ -438,8 +490,7 @@ static int env_reload(void *ctx, char *msg, size_t len, cJSON **changes)
 
 static int env_reopen(void *ctx, char *msg, size_t len)
 {
-	(void)ctx;
-	return server_reopen_logs(msg, len);
+	return reopen_logs(ctx, msg, len);
 }
 
 static bool env_is_serving(void *ctx)
@@ -505,8 +556,10 @@ static void watch_signal(server_t *s, uv_signal_t *h, int signum)
 static unsigned start_workers(server_t *s, int *fds)
 {
 	size_t n_listen = s->config->n_listen, per_worker = 2 * n_listen;
-	worker_shared_t shared = { .cache = s->cache, .health = s->health,
-				   .max_inflight = s->max_inflight };
+	worker_shared_t shared = { .cache = s->cache,
+				   .health = s->health,
+				   .max_inflight = s->max_inflight,
+				   .querylog = s->querylog };
 	unsigned built = 0;
 	for (; built < s->n_workers; built++) {
 		int udp[ER_LISTEN_MAX], tcp[ER_LISTEN_MAX];
@@ -621,6 +674,8 @@ static int serve(server_t *s, int *fds, int control_fd)
 			status = 1;
 		worker_free(s->workers[i]);
 	}
+	querylog_free(s->querylog); /* after the workers: it drains their lanes */
+	s->querylog = NULL;
 	if (uv_loop_close(&s->loop) != 0) {
 		log_error("main loop closed with handles still open");
 		status = 1;
@@ -696,9 +751,11 @@ int server_run(config_t *config)
 	s.stats = calloc(s.n_workers, sizeof(*s.stats));
 	s.cache = cache_new(&config->cache, 0);
 	s.health = health_table_new();
+	querylog_params_t qlp = { .n_lanes = s.n_workers, .health = s.health };
+	s.querylog = querylog_new(&qlp);
 	s.max_inflight = size_inflight(s.n_workers, config->n_listen);
 	if (fds == NULL || s.workers == NULL || s.stats == NULL || s.cache == NULL ||
-	    s.health == NULL)
+	    s.health == NULL || s.querylog == NULL || querylog_start(s.querylog) < 0)
 		goto out;
 	if (health_table_apply(s.health, config, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -714,6 +771,7 @@ int server_run(config_t *config)
 		unbind_control(config, control_fd);
 		goto out;
 	}
+	apply_querylog(&s, NULL, config);
 	status = serve(&s, fds, control_fd);
 	if (status == 0)
 		log_info("stopped cleanly");
@@ -722,6 +780,7 @@ out:
 	free(fds);
 	free(s.workers);
 	free(s.stats);
+	querylog_free(s.querylog);
 	cache_free(s.cache);
 	health_table_free(s.health);
 	config_unref(s.config);
