@@ -2,11 +2,12 @@
  * The query log's lanes, writer thread and output (querylog.h).
  *
  * Who formats: the workers only copy a record into their ring and the
- * writer formats. Measured with tests/bench/bench_querylog on the machine
- * of docs/operations.md: capturing a record and pushing it costs a worker
- * ~0.07 us per line, formatting the line ~0.25 us more; formatting on the
- * workers would triple their cost for no gain (the writer has a core's
- * slack, and records are about as long as lines). So format runs here.
+ * writer formats. Measured with tests/bench/bench_querylog (docs/
+ * operations.md has the machine): a worker pays ~80 ns per line for the
+ * clock, the capture and the push; formatting the line costs ~160 ns
+ * more. Formatting on the workers would triple their cost, and a line
+ * (~225 bytes) takes twice a record's room (~105 bytes) in the ring. So
+ * format runs here, on a thread that is idle most of the time.
  *
  * The writer's round: take a new output if one was handed over, then for
  * each lane pop up to ER_QLOG_ROUND_LINES records, format them into one

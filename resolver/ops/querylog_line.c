@@ -279,28 +279,35 @@ static char *put_rcode(char *o, unsigned rcode)
 	return o;
 }
 
+/* glibc's inet_ntop prints IPv4 with sprintf: a third of a line's cost. */
+static char *put_ipv4(char *o, const struct in_addr *a)
+{
+	const uint8_t *b = (const uint8_t *)&a->s_addr;
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			*o++ = '.';
+		o = put_u64(o, b[i]);
+	}
+	return o;
+}
+
 /* with_port: "IP:PORT" ("[IPv6]:PORT"); else the IP alone. "-" for none. */
 static char *put_addr(char *o, const qlog_addr_t *a, bool with_port)
 {
-	char ip[INET6_ADDRSTRLEN];
-	uint16_t port;
-	if (a->sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
-		port = ntohs(a->in.sin_port);
-	} else if (a->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		port = ntohs(a->in6.sin6_port);
-	} else {
-		return put_raw(o, "\"-\"");
-	}
 	bool is_v6 = a->sa.sa_family == AF_INET6;
+	if (!is_v6 && a->sa.sa_family != AF_INET)
+		return put_raw(o, "\"-\"");
 	*o++ = '"';
-	if (with_port && is_v6)
-		*o++ = '[';
-	o = put_raw(o, ip);
+	if (is_v6) {
+		char ip[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
+		o = put_raw(with_port ? put_raw(o, "[") : o, ip);
+	} else {
+		o = put_ipv4(o, &a->in.sin_addr);
+	}
 	if (with_port) {
 		o = put_raw(o, is_v6 ? "]:" : ":");
-		o = put_u64(o, port);
+		o = put_u64(o, ntohs(is_v6 ? a->in6.sin6_port : a->in.sin_port));
 	}
 	*o++ = '"';
 	return o;
