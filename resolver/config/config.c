@@ -823,5 +823,6 @@ void config_print_summary(const config_t *c, FILE *out)
 		c->cache.serve_stale_s, c->cache.fallback_ttl_s, c->cache.prefetch ? "on" : "off");
 	fprintf(out, "control:  %s (erdns ctl)\n", c->control_socket);
 	fprintf(out, "metrics:  %s\n", c->metrics_listen ? c->metrics_listen : "off");
-	fprintf(out, "validated but not in effect yet: log.queries, log.query_file\n");
+	fprintf(out, "query log: %s\n",
+		!c->log_queries ? "off" : c->query_file ? c->query_file : "stderr");
 }
