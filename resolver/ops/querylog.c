@@ -3,11 +3,13 @@
  *
  * Who formats: the workers only copy a record into their ring and the
  * writer formats. Measured with tests/bench/bench_querylog (docs/
- * operations.md has the machine): a worker pays ~80 ns per line for the
- * clock, the capture and the push; formatting the line costs ~160 ns
- * more. Formatting on the workers would triple their cost, and a line
- * (~225 bytes) takes twice a record's room (~105 bytes) in the ring. So
- * format runs here, on a thread that is idle most of the time.
+ * operations.md has the machine): a worker pays ~55 ns per line for the
+ * capture and the push; formatting the line costs ~115 ns more. Formatting
+ * on the workers would triple their cost, and a line (~225 bytes) takes
+ * three times a record's room (~70 bytes) in the ring. So format runs
+ * here, on a thread that is idle most of the time. For the same reason the
+ * workers stamp records with the uv_hrtime() they already read, and the
+ * writer turns it into wall-clock time.
  *
  * The writer's round: take a new output if one was handed over, then for
  * each lane pop up to ER_QLOG_ROUND_LINES records, format them into one
@@ -87,7 +89,6 @@ typedef struct output {
 struct querylog {
 	unsigned n_lanes;
 	lane_t *lanes;
-	const health_table_t *health;
 	int wake_fd; /* eventfd: lanes filling, hand-overs, stop */
 	pthread_t thread;
 	bool is_started;
@@ -109,6 +110,7 @@ struct querylog {
 	char *buf; /* formatted lines not written yet */
 	size_t buf_len, buf_lines;
 	uint64_t *rec; /* ER_QLOG_RECORD_MAX bytes, 8-aligned */
+	querylog_format_ctx_t format; /* the wall clock's offset, this round */
 };
 
 static uint64_t now_ms(void)
@@ -144,12 +146,8 @@ void querylog_submit(querylog_t *ql, unsigned lane, const query_event_t *ev, uin
 		metrics_add(&m->querylog_dropped, wd - l->writer_dropped_seen);
 		l->writer_dropped_seen = wd;
 	}
-	struct timespec wall;
-	clock_gettime(CLOCK_REALTIME, &wall);
 	uint64_t rec[ER_QLOG_RECORD_MAX / sizeof(uint64_t) + 1];
-	size_t len = querylog_line_capture(ev, ql->health,
-					   (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000,
-					   now_ns, (querylog_record_t *)rec);
+	size_t len = querylog_line_capture(ev, now_ns, (querylog_record_t *)rec);
 	bool is_filling = false;
 	if (!spsc_ring_push(l->ring, rec, (uint32_t)len, &is_filling)) {
 		relaxed_add(&l->ring_dropped, 1);
@@ -435,7 +433,7 @@ static bool drain_lane(querylog_t *ql, lane_t *l, uint64_t deadline)
 			continue;
 		}
 		size_t w = querylog_line_format((const querylog_record_t *)ql->rec, len,
-						ql->buf + ql->buf_len);
+						&ql->format, ql->buf + ql->buf_len);
 		ql->buf_len += w;
 		ql->buf_lines += w > 0;
 		if (ER_QLOG_BUF_BYTES - ql->buf_len < ER_QLOG_LINE_MAX)
@@ -445,8 +443,21 @@ static bool drain_lane(querylog_t *ql, lane_t *l, uint64_t deadline)
 	return n == ER_QLOG_ROUND_LINES;
 }
 
+/* Workers stamp records with uv_hrtime() (CLOCK_MONOTONIC); a line's ts is
+ * that plus the wall clock's offset, read once per round: a step of the
+ * wall clock shows from the next round on. */
+static void read_wall_offset(querylog_t *ql)
+{
+	struct timespec wall, mono;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	ql->format.wall_offset_ns = ((int64_t)wall.tv_sec - (int64_t)mono.tv_sec) * 1000000000 +
+				    (wall.tv_nsec - mono.tv_nsec);
+}
+
 static bool drain_round(querylog_t *ql, uint64_t deadline)
 {
+	read_wall_offset(ql);
 	bool has_more = false;
 	for (unsigned i = 0; i < ql->n_lanes; i++)
 		has_more |= drain_lane(ql, &ql->lanes[i], deadline);
@@ -537,7 +548,7 @@ querylog_t *querylog_new(const querylog_params_t *params)
 	pthread_mutex_init(&ql->control_lock, NULL);
 	pthread_mutex_init(&ql->lock, NULL);
 	ql->n_lanes = params->n_lanes;
-	ql->health = params->health;
+	ql->format.health = params->health;
 	size_t ring = params->ring_bytes ? params->ring_bytes : ER_QLOG_RING_BYTES;
 	ql->lanes = aligned_alloc(ER_CACHE_LINE, ql->n_lanes * sizeof(lane_t));
 	ql->buf = malloc(ER_QLOG_BUF_BYTES);

@@ -31,14 +31,16 @@
 
 typedef struct querylog querylog_t;
 
-/* 1 MiB per worker: ~8000 lines, 80 ms of a worker at 100k answers/s. */
+/* 1 MiB per worker: ~15000 records of ~70 bytes, 150 ms of a worker at
+ * 100k answers/s: more than the 100 ms the writer waits for a blocked
+ * output before it drops (querylog.c), so a short stall drops nothing. */
 #define ER_QLOG_RING_BYTES (1u << 20)
 
 typedef struct querylog_params {
 	unsigned n_lanes; /* one per worker */
 	size_t ring_bytes; /* per lane, a power of two; 0: ER_QLOG_RING_BYTES */
-	/* Turns upstream health ids into addresses; borrowed, must outlive the
-	 * log. NULL: every line says upstream "-". */
+	/* Turns upstream health ids into addresses, on the writer thread;
+	 * borrowed, must outlive the log. NULL: every line says upstream "-". */
 	const health_table_t *health;
 } querylog_params_t;
 
@@ -66,8 +68,9 @@ int querylog_reopen(querylog_t *ql);
 
 /*
  * A worker's answered query, on lane `lane` (the worker's index; only that
- * worker may use the lane). now_ns: uv_hrtime() at the reply; ev is read
- * during the call only. Counts a dropped line in m->querylog_dropped, and
+ * worker may use the lane). now_ns: uv_hrtime() at the reply (on Linux,
+ * CLOCK_MONOTONIC, which the writer converts to wall-clock time); ev is
+ * read during the call only. Counts a dropped line in m->querylog_dropped, and
  * there too the lines the writer dropped for this lane since the last call.
  * ql NULL: nothing.
  */

@@ -2,24 +2,28 @@
  * Query log records and their JSON lines (querylog_line.h).
  *
  * Capture runs on a worker for every logged query, so it only copies: the
- * wire qname (no text conversion), three strings the snapshot owns, two
- * addresses. Everything that costs (name to text, escaping, the calendar,
- * number printing) happens in format, on the writer thread; format writes
- * by hand, without snprintf, because the bench counts the writer's CPU too.
+ * wire qname (no text conversion), three strings the snapshot owns, the
+ * client's address, the upstream's id. Everything that costs (name to
+ * text, escaping, the calendar, addresses, numbers) happens in format, on
+ * the writer thread; format writes by hand, in one pass, without snprintf,
+ * because the bench counts the writer's CPU too.
  *
- * Strings: the qname is turned into its master-file text form first
- * (dname_to_text: \DDD for bytes outside printable ASCII, \. \\ \" for
- * specials), then escaped for JSON, so any byte a DNS name may hold comes
- * out as printable ASCII and reads back into the same name. Config strings
- * (view, rule, chain) are escaped for JSON; valid UTF-8 passes through and
- * any invalid byte becomes U+FFFD, so every line is valid UTF-8 JSON.
+ * Strings: the qname is written in its master-file text form (as
+ * dname_to_text: \DDD for bytes outside printable ASCII, \. \\ \" \; \( \)
+ * for specials) and escaped for JSON on the way, so any byte a DNS name may
+ * hold comes out as printable ASCII and reads back into the same name.
+ * Config strings (view, rule, chain) are escaped for JSON; valid UTF-8
+ * passes through and any invalid byte becomes U+FFFD, so every line is
+ * valid UTF-8 JSON.
  */
 #include "ops/querylog_line.h"
 
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "dns/dname.h"
 #include "routing/ruleset.h"
@@ -70,34 +74,32 @@ static qlog_er_t er_of(const query_event_t *ev)
 	return ev->is_fallback ? QLOG_ER_OFF : QLOG_ER_UNKNOWN;
 }
 
-static void copy_addr(qlog_addr_t *out, const struct sockaddr *sa)
+static void copy_client(querylog_record_t *rec, const struct sockaddr_storage *ss)
 {
-	if (sa != NULL && sa->sa_family == AF_INET)
-		out->in = *(const struct sockaddr_in *)sa;
-	else if (sa != NULL && sa->sa_family == AF_INET6)
-		out->in6 = *(const struct sockaddr_in6 *)sa;
+	rec->client_family = (uint8_t)ss->ss_family;
+	if (ss->ss_family == AF_INET)
+		memcpy(rec->client, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	else if (ss->ss_family == AF_INET6)
+		memcpy(rec->client, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
 	else
-		out->sa.sa_family = AF_UNSPEC;
+		rec->client_family = AF_UNSPEC;
 }
 
-size_t querylog_line_capture(const query_event_t *ev, const health_table_t *health,
-			     int64_t wall_ms, uint64_t now_ns, querylog_record_t *rec)
+size_t querylog_line_capture(const query_event_t *ev, uint64_t now_ns, querylog_record_t *rec)
 {
 	const query_meta_t *meta = ev->meta;
 	const config_t *c = ev->config;
 	uint64_t us = meta->received_ns && now_ns > meta->received_ns
 			      ? (now_ns - meta->received_ns) / 1000
 			      : 0;
-	rec->wall_ms = wall_ms;
+	rec->reply_ns = now_ns;
 	rec->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 	rec->qtype = ev->q->qtype;
 	rec->rcode = (uint16_t)ev->rcode;
+	rec->upstream = (int16_t)(ev->upstream >= 0 ? ev->upstream : -1);
 	rec->cache = (uint8_t)ev->cache;
 	rec->er = (uint8_t)er_of(ev);
-	copy_addr(&rec->client, (const struct sockaddr *)&ev->client->addr);
-	copy_addr(&rec->upstream, ev->upstream >= 0 && health
-					  ? health_table_addr(health, (uint16_t)ev->upstream)
-					  : NULL);
+	copy_client(rec, &ev->client->addr);
 	size_t qlen = ev->q->qname_len > ER_DNAME_MAX ? 0 : ev->q->qname_len;
 	memcpy(rec->text, ev->q->qname, qlen);
 	rec->qname_len = (uint8_t)qlen;
@@ -119,6 +121,9 @@ static char *put_raw(char *o, const char *s)
 	memcpy(o, s, n);
 	return o + n;
 }
+
+/* A string literal: its length is known at compile time. */
+#define PUT_LIT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
 
 static char *put_u64(char *o, uint64_t v)
 {
@@ -171,14 +176,14 @@ static char *put_json_string(char *o, const uint8_t *s, size_t n)
 			*o++ = (char)c;
 			i++;
 		} else if (c < 0x80) { /* control bytes and DEL */
-			o = put_raw(o, "\\u00");
+			o = PUT_LIT(o, "\\u00");
 			*o++ = hex[c >> 4];
 			*o++ = hex[c & 15];
 			i++;
 		} else {
 			size_t k = utf8_len(s + i, n - i);
 			if (k == 0) {
-				o = put_raw(o, "\\ufffd");
+				o = PUT_LIT(o, "\\ufffd");
 				i++;
 			} else {
 				memcpy(o, s + i, k);
@@ -194,7 +199,7 @@ static char *put_json_string(char *o, const uint8_t *s, size_t n)
 /* The string, or "-" when it is empty (SPEC 4: no view, not forwarded). */
 static char *put_text_or_dash(char *o, const uint8_t *s, size_t n)
 {
-	return n ? put_json_string(o, s, n) : put_raw(o, "\"-\"");
+	return n ? put_json_string(o, s, n) : PUT_LIT(o, "\"-\"");
 }
 
 /* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
@@ -212,17 +217,15 @@ static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-/* RFC 3339 UTC with milliseconds: "2024-05-01T12:00:00.123Z". */
-static char *put_ts(char *o, int64_t wall_ms)
+/* "2024-05-01T12:00:00" of second s since the epoch (19 characters). */
+static void format_second(int64_t s, char *out)
 {
-	int64_t s = wall_ms >= 0 ? wall_ms / 1000 : (wall_ms - 999) / 1000;
 	int64_t days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
-	unsigned sod = (unsigned)(s - days * 86400), ms = (unsigned)(wall_ms - s * 1000);
+	unsigned sod = (unsigned)(s - days * 86400);
 	int y;
 	unsigned m, d;
 	civil_from_days(days, &y, &m, &d);
-	*o++ = '"';
-	o = put_digits(o, (unsigned)(y < 0 ? 0 : y > 9999 ? 9999 : y), 4);
+	char *o = put_digits(out, (unsigned)(y < 0 ? 0 : y > 9999 ? 9999 : y), 4);
 	*o++ = '-';
 	o = put_digits(o, m, 2);
 	*o++ = '-';
@@ -232,10 +235,23 @@ static char *put_ts(char *o, int64_t wall_ms)
 	*o++ = ':';
 	o = put_digits(o, sod / 60 % 60, 2);
 	*o++ = ':';
-	o = put_digits(o, sod % 60, 2);
-	*o++ = '.';
-	o = put_digits(o, ms, 3);
-	return put_raw(o, "Z\"");
+	put_digits(o, sod % 60, 2);
+}
+
+/* RFC 3339 UTC with milliseconds: "2024-05-01T12:00:00.123Z". Lines come
+ * thousands to a second: the second's text is kept in ctx. */
+static char *put_ts(char *o, int64_t wall_ms, querylog_format_ctx_t *ctx)
+{
+	int64_t s = wall_ms >= 0 ? wall_ms / 1000 : (wall_ms - 999) / 1000;
+	if (!ctx->has_second || ctx->second != s) {
+		format_second(s, ctx->second_text);
+		ctx->second = s;
+		ctx->has_second = true;
+	}
+	*o++ = '"';
+	memcpy(o, ctx->second_text, 19);
+	o = put_digits(PUT_LIT(o + 19, "."), (unsigned)(wall_ms - s * 1000), 3);
+	return PUT_LIT(o, "Z\"");
 }
 
 /* ldns names most types but not the meta types of RFC 1035 and 1995. */
@@ -254,7 +270,7 @@ static char *put_qtype(char *o, uint16_t t)
 	if (name) {
 		o = put_raw(o, name);
 	} else {
-		o = put_raw(o, "TYPE"); /* RFC 3597 */
+		o = PUT_LIT(o, "TYPE"); /* RFC 3597 */
 		o = put_u64(o, t);
 	}
 	*o++ = '"';
@@ -270,62 +286,114 @@ static char *put_rcode(char *o, unsigned rcode)
 	if (rcode < sizeof(names) / sizeof(names[0])) {
 		o = put_raw(o, names[rcode]);
 	} else if (rcode == 16) {
-		o = put_raw(o, "BADVERS");
+		o = PUT_LIT(o, "BADVERS");
 	} else {
-		o = put_raw(o, "RCODE");
+		o = PUT_LIT(o, "RCODE");
 		o = put_u64(o, rcode);
 	}
 	*o++ = '"';
 	return o;
 }
 
+static char *put_u8(char *o, unsigned v)
+{
+	if (v >= 100)
+		*o++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*o++ = (char)('0' + v / 10 % 10);
+	*o++ = (char)('0' + v % 10);
+	return o;
+}
+
 /* glibc's inet_ntop prints IPv4 with sprintf: a third of a line's cost. */
-static char *put_ipv4(char *o, const struct in_addr *a)
+static char *put_ipv4(char *o, const uint8_t *b)
 {
-	const uint8_t *b = (const uint8_t *)&a->s_addr;
-	for (int i = 0; i < 4; i++) {
-		if (i)
-			*o++ = '.';
-		o = put_u64(o, b[i]);
-	}
+	o = put_u8(o, b[0]);
+	for (int i = 1; i < 4; i++)
+		o = put_u8(PUT_LIT(o, "."), b[i]);
 	return o;
 }
 
-/* with_port: "IP:PORT" ("[IPv6]:PORT"); else the IP alone. "-" for none. */
-static char *put_addr(char *o, const qlog_addr_t *a, bool with_port)
+/* The address alone (4 or 16 bytes, network order); port > 0: "IP:PORT",
+ * "[IPv6]:PORT". */
+static char *put_ip(char *o, int family, const uint8_t *addr, uint16_t port)
 {
-	bool is_v6 = a->sa.sa_family == AF_INET6;
-	if (!is_v6 && a->sa.sa_family != AF_INET)
-		return put_raw(o, "\"-\"");
 	*o++ = '"';
-	if (is_v6) {
+	if (family == AF_INET6) {
 		char ip[INET6_ADDRSTRLEN];
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		o = put_raw(with_port ? put_raw(o, "[") : o, ip);
+		inet_ntop(AF_INET6, addr, ip, sizeof(ip));
+		o = put_raw(port ? PUT_LIT(o, "[") : o, ip);
+		if (port)
+			o = PUT_LIT(o, "]");
 	} else {
-		o = put_ipv4(o, &a->in.sin_addr);
+		o = put_ipv4(o, addr);
 	}
-	if (with_port) {
-		o = put_raw(o, is_v6 ? "]:" : ":");
-		o = put_u64(o, ntohs(is_v6 ? a->in6.sin6_port : a->in.sin_port));
-	}
+	if (port)
+		o = put_u64(PUT_LIT(o, ":"), port);
 	*o++ = '"';
 	return o;
 }
 
+static char *put_client(char *o, const querylog_record_t *rec)
+{
+	if (rec->client_family != AF_INET && rec->client_family != AF_INET6)
+		return PUT_LIT(o, "\"-\"");
+	return put_ip(o, rec->client_family, rec->client, 0);
+}
+
+static char *put_upstream(char *o, const querylog_record_t *rec, const health_table_t *health)
+{
+	if (rec->upstream < 0 || health == NULL ||
+	    (size_t)rec->upstream >= health_table_size(health))
+		return PUT_LIT(o, "\"-\"");
+	const struct sockaddr *sa = health_table_addr(health, (uint16_t)rec->upstream);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		return put_ip(o, AF_INET, (const uint8_t *)&in->sin_addr, ntohs(in->sin_port));
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		return put_ip(o, AF_INET6, (const uint8_t *)&in6->sin6_addr, ntohs(in6->sin6_port));
+	}
+	return PUT_LIT(o, "\"-\"");
+}
+
+/* The master-file text form of a wire name (dname_to_text), escaped for
+ * JSON as it is written: its backslashes doubled, its quotes escaped. */
 static char *put_qname(char *o, const uint8_t *wire, size_t len)
 {
-	char text[ER_DNAME_TEXT_MAX];
 	if (len == 0 || dname_wire_len(wire, len) != len)
-		return put_raw(o, "\"-\"");
-	dname_to_text(wire, text);
-	return put_json_string(o, (const uint8_t *)text, strlen(text));
+		return PUT_LIT(o, "\"-\"");
+	*o++ = '"';
+	if (wire[0] == 0)
+		*o++ = '.';
+	for (const uint8_t *p = wire; *p != 0; p += 1 + *p) {
+		if (p != wire)
+			*o++ = '.';
+		for (unsigned i = 1; i <= *p; i++) {
+			uint8_t c = p[i];
+			if (c == '.' || c == ';' || c == '(' || c == ')') {
+				o = PUT_LIT(o, "\\\\");
+				*o++ = (char)c;
+			} else if (c == '\\' || c == '"') {
+				o = PUT_LIT(o, "\\\\\\");
+				*o++ = (char)c;
+			} else if (c <= 0x20 || c >= 0x7f) {
+				o = put_digits(PUT_LIT(o, "\\\\"), c, 3);
+			} else {
+				*o++ = (char)c;
+			}
+		}
+	}
+	*o++ = '"';
+	return o;
 }
 
-size_t querylog_line_format(const querylog_record_t *rec, size_t len, char *out)
+size_t querylog_line_format(const querylog_record_t *rec, size_t len,
+			    querylog_format_ctx_t *ctx, char *out)
 {
-	static const char *const caches[] = { "hit", "miss", "stale", "local" };
-	static const char *const ers[] = { "n/a", "off", "unknown" };
+	static const char *const caches[] = { "hit\"", "miss\"", "stale\"", "local\"" };
+	static const char *const ers[] = { "n/a\"}\n", "off\"}\n", "unknown\"}\n" };
 	size_t head = offsetof(querylog_record_t, text);
 	if (len < head ||
 	    len != head + rec->qname_len + rec->view_len + rec->rule_len + rec->via_len ||
@@ -333,21 +401,20 @@ size_t querylog_line_format(const querylog_record_t *rec, size_t len, char *out)
 		return 0;
 	const uint8_t *view = rec->text + rec->qname_len, *rule = view + rec->view_len,
 		      *via = rule + rec->rule_len;
-	char *o = put_raw(out, "{\"ts\":");
-	o = put_ts(o, rec->wall_ms);
-	o = put_addr(put_raw(o, ",\"client\":"), &rec->client, false);
-	o = put_qname(put_raw(o, ",\"qname\":"), rec->text, rec->qname_len);
-	o = put_qtype(put_raw(o, ",\"qtype\":"), rec->qtype);
-	o = put_text_or_dash(put_raw(o, ",\"view\":"), view, rec->view_len);
-	o = put_text_or_dash(put_raw(o, ",\"rule\":"), rule, rec->rule_len);
-	o = put_text_or_dash(put_raw(o, ",\"via\":"), via, rec->via_len);
-	o = put_addr(put_raw(o, ",\"upstream\":"), &rec->upstream, true);
-	o = put_rcode(put_raw(o, ",\"rcode\":"), rec->rcode);
-	o = put_u64(put_raw(o, ",\"latency_ms\":"), rec->latency_us / 1000);
-	*o++ = '.';
-	o = put_digits(o, rec->latency_us % 1000, 3);
-	o = put_raw(put_raw(o, ",\"cache\":\""), caches[rec->cache]);
-	o = put_raw(put_raw(o, "\",\"er\":\""), ers[rec->er]);
-	o = put_raw(o, "\"}\n");
+	int64_t wall_ns = (int64_t)rec->reply_ns + ctx->wall_offset_ns;
+	int64_t wall_ms = wall_ns / 1000000 - (wall_ns % 1000000 < 0);
+	char *o = put_ts(PUT_LIT(out, "{\"ts\":"), wall_ms, ctx);
+	o = put_client(PUT_LIT(o, ",\"client\":"), rec);
+	o = put_qname(PUT_LIT(o, ",\"qname\":"), rec->text, rec->qname_len);
+	o = put_qtype(PUT_LIT(o, ",\"qtype\":"), rec->qtype);
+	o = put_text_or_dash(PUT_LIT(o, ",\"view\":"), view, rec->view_len);
+	o = put_text_or_dash(PUT_LIT(o, ",\"rule\":"), rule, rec->rule_len);
+	o = put_text_or_dash(PUT_LIT(o, ",\"via\":"), via, rec->via_len);
+	o = put_upstream(PUT_LIT(o, ",\"upstream\":"), rec, ctx->health);
+	o = put_rcode(PUT_LIT(o, ",\"rcode\":"), rec->rcode);
+	o = put_u64(PUT_LIT(o, ",\"latency_ms\":"), rec->latency_us / 1000);
+	o = put_digits(PUT_LIT(o, "."), rec->latency_us % 1000, 3);
+	o = put_raw(PUT_LIT(o, ",\"cache\":\""), caches[rec->cache]);
+	o = put_raw(PUT_LIT(o, ",\"er\":\""), ers[rec->er]);
 	return (size_t)(o - out);
 }

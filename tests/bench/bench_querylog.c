@@ -1,7 +1,7 @@
 /*
  * Micro-benchmark of the query log's two halves, to decide who formats:
- *   submit   what a worker pays per logged query: the clock, capturing a
- *            record (ops/querylog_line.c) and pushing it into its lane
+ *   submit   what a worker pays per logged query: capturing a record
+ *            (ops/querylog_line.c) and pushing it into its lane
  *   format   what formatting the JSON line costs (the writer's side)
  * If the workers formatted, they would pay capture + format and push a
  * line instead of a record. Events look like the bench's hit workload:
@@ -121,14 +121,14 @@ static double run_format(const event_set_t *s, const health_table_t *h, size_t n
 	static uint64_t recs[NAMES][ER_QLOG_RECORD_MAX / sizeof(uint64_t) + 1];
 	static size_t lens[NAMES];
 	static char out[ER_QLOG_LINE_MAX];
+	querylog_format_ctx_t ctx = { .wall_offset_ns = 1714564800123000000LL, .health = h };
 	for (int i = 0; i < NAMES; i++)
-		lens[i] = querylog_line_capture(&s->ev[i], h, 1714564800123LL, 2000000,
-						(querylog_record_t *)recs[i]);
+		lens[i] = querylog_line_capture(&s->ev[i], 2000000, (querylog_record_t *)recs[i]);
 	size_t total = 0;
 	uint64_t t0 = cpu_ns();
 	for (size_t i = 0; i < n; i++)
 		total += querylog_line_format((const querylog_record_t *)recs[i % NAMES],
-					      lens[i % NAMES], out);
+					      lens[i % NAMES], &ctx, out);
 	uint64_t t1 = cpu_ns();
 	if (total == 0)
 		return -1;
@@ -153,10 +153,10 @@ int main(int argc, char **argv)
 	qsort(fmt, REPS, sizeof(double), cmp_double);
 	char line[ER_QLOG_LINE_MAX];
 	uint64_t rec[ER_QLOG_RECORD_MAX / sizeof(uint64_t) + 1];
-	size_t rlen = querylog_line_capture(&s.ev[1], h, 1714564800123LL, 2000000,
-					    (querylog_record_t *)rec);
-	size_t llen = querylog_line_format((const querylog_record_t *)rec, rlen, line);
-	printf("submit (worker: clock, capture, push): %.0f ns/line (median of %d x %zu)\n",
+	querylog_format_ctx_t ctx = { .wall_offset_ns = 1714564800123000000LL, .health = h };
+	size_t rlen = querylog_line_capture(&s.ev[1], 2000000, (querylog_record_t *)rec);
+	size_t llen = querylog_line_format((const querylog_record_t *)rec, rlen, &ctx, line);
+	printf("submit (worker: capture, push): %.0f ns/line (median of %d x %zu)\n",
 	       sub[REPS / 2], REPS, n);
 	printf("format (writer): %.0f ns/line\n", fmt[REPS / 2]);
 	printf("a typical record is %zu bytes, its line %zu bytes:\n%.*s", rlen, llen, (int)llen,

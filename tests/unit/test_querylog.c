@@ -154,9 +154,10 @@ static const char *line_of(const fixture_t *f, const spec_t *s, char *out)
 		meta.route_slot = ER_ROUTE_SLOT_CHAOS;
 	}
 	uint64_t rec[ER_QLOG_RECORD_MAX / sizeof(uint64_t) + 1];
-	size_t len = querylog_line_capture(&ev, f->health, WALL_MS, NOW_NS,
-					   (querylog_record_t *)rec);
-	size_t n = querylog_line_format((const querylog_record_t *)rec, len, out);
+	size_t len = querylog_line_capture(&ev, NOW_NS, (querylog_record_t *)rec);
+	querylog_format_ctx_t ctx = { .wall_offset_ns = WALL_MS * 1000000 - (int64_t)NOW_NS,
+				      .health = f->health };
+	size_t n = querylog_line_format((const querylog_record_t *)rec, len, &ctx, out);
 	assert_true(n > 0 && n < ER_QLOG_LINE_MAX);
 	assert_int_equal(out[n - 1], '\n');
 	out[n] = '\0';
@@ -308,6 +309,46 @@ static void test_odd_qnames(void **state)
 		assert_true((*p >= 0x20 && *p < 0x7f) || *p == '\n');
 }
 
+/* The one-pass qname writer against dname_to_text and a plain JSON
+ * escaper, on random names with every byte value. */
+static void test_qname_matches_dname_to_text(void **state)
+{
+	(void)state;
+	srand(12345);
+	for (int n = 0; n < 2000; n++) {
+		uint8_t wire[ER_DNAME_MAX];
+		size_t at = 0, labels = (size_t)(rand() % 5);
+		for (size_t l = 0; l < labels; l++) {
+			size_t len = 1 + (size_t)(rand() % 12);
+			wire[at++] = (uint8_t)len;
+			for (size_t i = 0; i < len; i++)
+				wire[at++] = (uint8_t)(rand() % 256);
+		}
+		wire[at++] = 0;
+		char text[ER_DNAME_TEXT_MAX], want[2 * ER_DNAME_TEXT_MAX + 16] = "\"qname\":\"";
+		dname_to_text(wire, text);
+		char *w = want + strlen(want);
+		for (const char *t = text; *t; t++) {
+			if (*t == '\\' || *t == '"')
+				*w++ = '\\';
+			*w++ = *t;
+		}
+		strcpy(w, "\",");
+		uint64_t rec[ER_QLOG_RECORD_MAX / sizeof(uint64_t) + 1] = { 0 };
+		querylog_record_t *r = (querylog_record_t *)rec;
+		memcpy(r->text, wire, at);
+		r->qname_len = (uint8_t)at;
+		r->upstream = -1;
+		char out[ER_QLOG_LINE_MAX];
+		querylog_format_ctx_t ctx = { 0 };
+		size_t len = querylog_line_format(r, offsetof(querylog_record_t, text) + at, &ctx, out);
+		assert_true(len > 0);
+		out[len] = '\0';
+		if (strstr(out, want) == NULL)
+			fail_msg("%s not in %s", want, out);
+	}
+}
+
 static void test_type_and_rcode_names(void **state)
 {
 	static const struct {
@@ -343,7 +384,8 @@ static void test_type_and_rcode_names(void **state)
 	}
 }
 
-/* The hand-made calendar against gmtime_r, leap days and centuries. */
+/* The hand-made calendar against gmtime_r, leap days and centuries; the
+ * monotonic reply time plus the wall clock's offset, milliseconds cut. */
 static void test_timestamps(void **state)
 {
 	(void)state;
@@ -360,11 +402,13 @@ static void test_timestamps(void **state)
 				 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 			uint8_t rec_buf[ER_QLOG_RECORD_MAX] __attribute__((aligned(8))) = { 0 };
 			querylog_record_t *rec = (querylog_record_t *)rec_buf;
-			rec->wall_ms = s * 1000 + 42;
-			rec->client.sa.sa_family = AF_UNSPEC;
-			rec->upstream.sa.sa_family = AF_UNSPEC;
+			rec->reply_ns = 7000000; /* 7 ms on the monotonic clock */
+			rec->client_family = AF_UNSPEC;
+			rec->upstream = -1;
+			querylog_format_ctx_t ctx = { .wall_offset_ns =
+							      (s * 1000 + 35) * 1000000 + 999 };
 			size_t head = offsetof(querylog_record_t, text);
-			size_t n = querylog_line_format(rec, head, out);
+			size_t n = querylog_line_format(rec, head, &ctx, out);
 			assert_true(n > 0);
 			assert_memory_equal(out, want, strlen(want));
 		}
@@ -561,7 +605,7 @@ static void test_totals_add_up(void **state)
 	fixture_t *f = *state;
 	char path[128];
 	snprintf(path, sizeof(path), "%s/totals.jsonl", tmpdir);
-	querylog_t *ql = new_log(f, 8192);
+	querylog_t *ql = new_log(f, 4096);
 	assert_int_equal(querylog_configure(ql, true, path), 0);
 	assert_int_equal(querylog_start(ql), 0);
 	static metrics_t m;
@@ -632,6 +676,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_m365_er, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_and_config_strings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_qnames, setup, teardown),
+		cmocka_unit_test(test_qname_matches_dname_to_text),
 		cmocka_unit_test_setup_teardown(test_type_and_rcode_names, setup, teardown),
 		cmocka_unit_test(test_timestamps),
 		cmocka_unit_test(test_ring_order_wrap_and_full),
