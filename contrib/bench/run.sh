@@ -18,6 +18,8 @@
 # ERDNS_AUDIT=1 makes erdns's office.com route an m365 route over a one-set list (m365-bench.json,
 # 198.51.100.0/24: knotd's office.com answers are inside), so every office.com miss is judged by
 # the ExpressRoute audit (`audit: observe`); compare with ERDNS_AUDIT=0 for the audit's cost.
+# ERDNS_QUERYLOG=1 runs erdns with its query log on (every line to a file in the work directory,
+# removed after each run; the lines written and dropped are reported).
 #
 # Everything runs on 127.0.0.1; every server is configured never to reach out on its own
 # (no root hints, no trust-anchor updates, no security polling); every loop is bounded; every
@@ -32,7 +34,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
@@ -43,6 +45,7 @@ DURATION=${DURATION:-10}
 LAT_QPS=${LAT_QPS:-10000}
 LAT_DURATION=${LAT_DURATION:-10}
 RSS_N=${RSS_N:-100000}
+ERDNS_QUERYLOG=${ERDNS_QUERYLOG:-0}
 HOT_N=${HOT_N:-100}
 ZIPF_NAMES=${ZIPF_NAMES:-100000}
 ZIPF_QUERIES=${ZIPF_QUERIES:-1000000}
@@ -267,7 +270,8 @@ write_configs() {
     "hq":     { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" },
     "branch": { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" }
   },
-  "routes": [ $(erdns_office_route) ],
+  "routes": [ $(erdns_office_route) ],$(
+	[ "$ERDNS_QUERYLOG" = 1 ] && printf '\n  "log": { "queries": true, "query_file": "%s" },' "$WORK/queries.jsonl")
   "default": "branch"
 }
 EOF
@@ -340,6 +344,16 @@ stop_server() {
 	stop_pid "$SPID"
 	forget_pid "$SPID"
 	SPID=
+}
+QLOG=$WORK/querylog.tsv
+printf 'workload\trun\twritten\tdropped\tfile_lines\n' >"$QLOG"
+querylog_note() { # workload run: erdns's stop line "query log: N lines written, M dropped"
+	[ "$ERDNS_QUERYLOG" = 1 ] || return 0
+	local wd
+	wd=$(sed -n 's/.*query log: \([0-9]*\) lines written, \([0-9]*\) dropped.*/\1\t\2/p' "$WORK/erdns.log")
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "${wd:-?	?}" "$(wc -l <"$WORK/queries.jsonl" 2>/dev/null || echo 0)" >>"$QLOG"
+	tail -1 "$QLOG" | sed 's/^/bench: query log /' >&2
+	rm -f "$WORK/queries.jsonl"
 }
 
 server_version() {
@@ -426,6 +440,7 @@ measure() { # server workload run
 	tail -1 "$RESULTS" | sed 's/^/bench: /' >&2
 	rm -f "$WORK/miss.txt"
 	stop_server
+	if [ "$server" = erdns ]; then querylog_note "$wl" "$run"; fi
 }
 
 measure_latency() { # server workload: fixed rate, per-query latencies from dnsperf -v
@@ -446,6 +461,7 @@ measure_latency() { # server workload: fixed rate, per-query latencies from dnsp
 	rm -f "$WORK/miss.txt" "$out"
 	kill -0 "$SPID" 2>/dev/null || echo "bench: $server DIED during the $wl latency run" >&2
 	stop_server
+	if [ "$server" = erdns ]; then querylog_note "$wl" latency; fi
 }
 
 RSSF=$WORK/rss.tsv
@@ -509,6 +525,14 @@ REPORT=$WORK/report.md
 	echo
 	echo "Pinning: server on CPU ${SERVER_CPU}, dnsperf and knotd on CPU ${LOAD_CPU}. $RUNS runs of ${DURATION} s per server and workload, each on a freshly started server; median shown."
 	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
+	if [ "$ERDNS_QUERYLOG" = 1 ]; then
+		echo
+		echo "erdns ran with its query log on (ERDNS_QUERYLOG=1: \\`log.queries\\`, one line per answer to a file on disk). Lines written and dropped, per run, as erdns reported them at its stop:"
+		echo
+		echo "| workload | run | written | dropped | lines in the file |"
+		echo "|---|---|---:|---:|---:|"
+		awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$QLOG"
+	fi
 	echo
 	echo "| server | workload | queries/s (median) | vs Unbound | lost per run (UDP rcvbuf drops) | CPU µs/answer (median) | vs Unbound | RSS after run (MB) | other load on server CPU | steal on server CPU |"
 	echo "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"
