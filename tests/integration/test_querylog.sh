@@ -2,7 +2,8 @@
 # The query log (SPEC 4) through the real binary, two workers: one JSON line
 # per answer with exactly the SPEC's keys, checked for a miss, a hit, a stale
 # answer, a local zone, a view's rule, a CHAOS answer and a refused client;
-# SIGUSR1 after logrotate's rename writes to the new file; a reload moves
+# SIGUSR1 (and erdns ctl reopen) after logrotate's rename writes to the new
+# file; a reload moves
 # the log to /dev/full and then to a FIFO nobody reads, and DNS answers
 # neither slow down nor stop, nor does the server's stop.
 . "$(dirname "$0")/lib.sh"
@@ -22,6 +23,7 @@ write_config() { # query_file
                "routes": [ { "domains": ["office.test"], "via": "hq" } ] } ],
   "zones": [ { "file": "$SRCDIR/zones/branch.contoso.com.zone" } ],
   "cache": { "max_ttl_s": 2, "serve_stale_s": 3600 },
+  "control": { "socket": "$W/ctl.sock" },
   "log": { "queries": true, "query_file": "$1" }
 }
 JSON
@@ -126,12 +128,18 @@ print(bad)' "$QF")"
 before=$(wc -l <"$QF")
 mv "$QF" "$QF.1"
 kill -USR1 "$ERDNS_PID"
-for _ in $(seq 100); do grep -q "query log: reopened" "$W/erdns.log" && break; sleep 0.05; done
-check_has "SIGUSR1 reopens" "query log: reopened $QF" "$(cat "$W/erdns.log")"
+for _ in $(seq 100); do grep -q "reopen: reopened" "$W/erdns.log" && break; sleep 0.05; done
+check_has "SIGUSR1 reopens" "reopen: reopened $QF" "$(cat "$W/erdns.log")"
 qs after-rotate.example.org >/dev/null
 check_eq "after the reopen: a line in the new file" 0 "$(await_line "$QF" after-rotate.example.org; echo $?)"
 check_eq "the renamed file keeps the old lines, and only them" "$before" "$(wc -l <"$QF.1")"
 check_eq "nothing new in the renamed file" missing "$(qline "$QF.1" after-rotate.example.org)"
+# erdns ctl reopen does the same, and says so
+mv "$QF" "$QF.2"
+check_eq "ctl reopen" "reopened $QF" "$("$ERDNS" ctl -s "$W/ctl.sock" reopen 2>&1)"
+qs after-ctl.example.org >/dev/null
+check_eq "after ctl reopen: a line in the new file" 0 "$(await_line "$QF" after-ctl.example.org; echo $?)"
+check_eq "nothing new in the file renamed before it" missing "$(qline "$QF.2" after-ctl.example.org)"
 
 # answer_many N PREFIX: N queries one after the other (2 s timeout each);
 # prints "answered elapsed_ms".
