@@ -3,9 +3,8 @@
 # per answer with exactly the SPEC's keys, checked for a miss, a hit, a stale
 # answer, a local zone, a view's rule, a CHAOS answer and a refused client;
 # SIGUSR1 (and erdns ctl reopen) after logrotate's rename writes to the new
-# file; a reload moves
-# the log to /dev/full and then to a FIFO nobody reads, and DNS answers
-# neither slow down nor stop, nor does the server's stop.
+# file; a reload moves the log to /dev/full and then to a FIFO nobody reads,
+# and DNS answers neither slow down nor stop, nor does the server's stop.
 . "$(dirname "$0")/lib.sh"
 
 echo answer >"$W/mode-up"
