@@ -59,10 +59,10 @@ void query_record(void *worker, const query_event_t *ev)
 		querylog_submit(worker_querylog(worker), worker_index(worker), ev, uv_hrtime(), m);
 }
 
-/* Sends msg and records it: answered by erdns itself unless the cache
- * answered (chain is then the route's). */
-static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_result_kind_t cache,
-		  uint32_t chain)
+/* Sends msg and records it with rcode: answered by erdns itself unless
+ * the cache answered (chain is then the route's). */
+static void reply_rcode(const pipeline_t *p, const uint8_t *msg, size_t len,
+			cache_result_kind_t cache, uint32_t chain, unsigned rcode)
 {
 	query_reply(p->w, p->client, msg, len);
 	query_event_t ev = {
@@ -73,18 +73,26 @@ static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_res
 		.chain = chain,
 		.is_routed = cache == ER_CACHE_HIT,
 		.upstream = -1,
-		.rcode = DNS_RCODE(wire_read_u16(msg + 2)),
+		.rcode = rcode,
 		.cache = cache,
 		.er = (uint8_t)p->er,
 	};
 	query_record(p->w, &ev);
 }
 
+static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_result_kind_t cache,
+		  uint32_t chain)
+{
+	reply_rcode(p, msg, len, cache, chain, DNS_RCODE(wire_read_u16(msg + 2)));
+}
+
+/* rcode as sent: BADVERS's upper bits are in the OPT record (RFC 6891
+ * 6.1.3), its header says NOERROR. */
 static void reply_error_ede(pipeline_t *p, int rcode, int ede)
 {
 	size_t len = reply_build_error(p->q, rcode, ede, out_buf, sizeof(out_buf));
 	if (len > 0)
-		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
+		reply_rcode(p, out_buf, len, ER_CACHE_LOCAL, 0, (unsigned)rcode);
 }
 
 static void reply_error(pipeline_t *p, int rcode)

@@ -105,6 +105,8 @@ expect "refused" www.example.com local client=127.0.0.3 qtype=A view=- rule=- vi
 	rcode=REFUSED er=n/a
 qs -c CH -t TXT id.server >/dev/null
 expect "CHAOS" id.server local qtype=TXT rule=chaos via=- upstream=-
+check_has "BADVERS for EDNS version 1" "status: BADVERS" "$(q +edns=1 +noednsneg badvers.example.org)"
+expect "BADVERS (its upper bits in the OPT record)" badvers.example.org local rcode=BADVERS rule=-
 check_has "odd name answered" "status:" "$(q 'we\"ird\\name.example.org' TYPE65)"
 expect "odd name, escaped" 'we\"ird\\name.example.org' miss qtype=HTTPS
 
