@@ -1,10 +1,10 @@
 /*
  * Tests for the query log: ops/querylog_line.c (each kind of line byte for
  * byte, the escaping of any byte a name may hold, config strings, qtype and
- * rcode names, the calendar), util/spsc_ring.c (order across the wrap, a
- * full ring) and ops/querylog.c (a full lane drops and counts, order kept,
- * the writer's own drops reach the worker's counter, a full disk and a FIFO
- * nobody reads stall neither submit nor stop, reopen after a rename).
+ * rcode names, the calendar) and ops/querylog.c (a full lane drops and
+ * counts, order kept, the writer's own drops reach the worker's counter, a
+ * full disk and a FIFO nobody reads stall neither submit nor stop, reopen
+ * after a rename). The ring itself: test_spsc_ring.
  *
  * Events are built the way the pipeline builds them: a real snapshot
  * loaded from JSON (with the m365 fixture list and a view), health ids
@@ -31,7 +31,6 @@
 #include "ops/querylog.h"
 #include "ops/querylog_line.h"
 #include "util/sockaddr.h"
-#include "util/spsc_ring.h"
 
 #define WALL_MS 1714564800123LL /* 2024-05-01T12:00:00.123Z */
 #define NOW_NS 5000000000ULL /* any monotonic origin */
@@ -415,55 +414,6 @@ static void test_timestamps(void **state)
 	}
 }
 
-/* --- the ring -------------------------------------------------------------- */
-
-static void test_ring_order_wrap_and_full(void **state)
-{
-	(void)state;
-	spsc_ring_t *r = spsc_ring_new(256);
-	assert_non_null(r);
-	assert_null(spsc_ring_new(100)); /* not a power of two */
-	uint8_t in[64], out[64];
-	uint32_t next_in = 0, next_out = 0;
-	/* records of 1..37 bytes through a 256-byte ring, many times round */
-	for (int round = 0; round < 500; round++) {
-		for (;;) {
-			uint32_t len = 1 + next_in % 37;
-			memset(in, (int)(next_in & 0xff), len);
-			if (!spsc_ring_push(r, in, len, NULL))
-				break;
-			next_in++;
-		}
-		assert_true(spsc_ring_used(r) > 256 - (ER_SPSC_RING_HEADER + 37));
-		for (int k = 0; k < 1 + round % 7; k++) { /* 1..7 of the 6..60 held */
-			size_t len = spsc_ring_pop(r, out, sizeof(out), NULL);
-			if (len == 0)
-				break;
-			assert_int_equal(len, 1 + next_out % 37);
-			for (size_t i = 0; i < len; i++)
-				assert_int_equal(out[i], next_out & 0xff);
-			next_out++;
-		}
-	}
-	while (spsc_ring_pop(r, out, sizeof(out), NULL) > 0)
-		next_out++;
-	assert_int_equal(next_out, next_in);
-	assert_int_equal(spsc_ring_used(r), 0);
-	/* a record longer than the consumer's buffer is skipped, not returned */
-	uint64_t skipped = 0;
-	memset(in, 7, sizeof(in));
-	assert_true(spsc_ring_push(r, in, 40, NULL));
-	assert_true(spsc_ring_push(r, in, 8, NULL));
-	assert_int_equal(spsc_ring_pop(r, out, 16, &skipped), 8);
-	assert_int_equal(skipped, 1);
-	bool is_filling = true;
-	assert_true(spsc_ring_push(r, in, 8, &is_filling));
-	assert_false(is_filling);
-	assert_true(spsc_ring_push(r, in, 60, &is_filling));
-	assert_true(is_filling); /* past a quarter */
-	spsc_ring_free(r);
-}
-
 /* --- the log --------------------------------------------------------------- */
 
 /* Submits the event of name "nN.example" for each N in [from, to). */
@@ -679,7 +629,6 @@ int main(void)
 		cmocka_unit_test(test_qname_matches_dname_to_text),
 		cmocka_unit_test_setup_teardown(test_type_and_rcode_names, setup, teardown),
 		cmocka_unit_test(test_timestamps),
-		cmocka_unit_test(test_ring_order_wrap_and_full),
 		cmocka_unit_test_setup_teardown(test_full_lane_drops_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_counts_in_the_worker, setup,
 						teardown),
