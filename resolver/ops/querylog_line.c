@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 #include "dns/dname.h"
+#include "routing/er_audit.h"
 #include "routing/ruleset.h"
 
 _Static_assert(ER_QLOG_TEXT_MAX <= UINT8_MAX, "lengths are uint8_t");
@@ -64,16 +65,6 @@ static const char *rule_text(const query_meta_t *meta)
 	}
 }
 
-/* An imported m365 rule routes to its route's chain; its exceptions go to
- * the default path and are not ExpressRoute names. */
-static qlog_er_t er_of(const query_event_t *ev)
-{
-	const rule_t *rule = ev->meta->rule;
-	if (rule == NULL || rule->origin.kind != RULE_ORIGIN_M365 || rule->origin.is_exception)
-		return QLOG_ER_NA;
-	return ev->is_fallback ? QLOG_ER_OFF : QLOG_ER_UNKNOWN;
-}
-
 static void copy_client(querylog_record_t *rec, const struct sockaddr_storage *ss)
 {
 	rec->client_family = (uint8_t)ss->ss_family;
@@ -98,7 +89,7 @@ size_t querylog_line_capture(const query_event_t *ev, uint64_t now_ns, querylog_
 	rec->rcode = (uint16_t)ev->rcode;
 	rec->upstream = (int16_t)(ev->upstream >= 0 ? ev->upstream : -1);
 	rec->cache = (uint8_t)ev->cache;
-	rec->er = (uint8_t)er_of(ev);
+	rec->er = ev->er;
 	copy_client(rec, &ev->client->addr);
 	size_t qlen = ev->q->qname_len > ER_DNAME_MAX ? 0 : ev->q->qname_len;
 	memcpy(rec->text, ev->q->qname, qlen);
@@ -393,11 +384,10 @@ size_t querylog_line_format(const querylog_record_t *rec, size_t len,
 			    querylog_format_ctx_t *ctx, char *out)
 {
 	static const char *const caches[] = { "hit\"", "miss\"", "stale\"", "local\"" };
-	static const char *const ers[] = { "n/a\"}\n", "off\"}\n", "unknown\"}\n" };
 	size_t head = offsetof(querylog_record_t, text);
 	if (len < head ||
 	    len != head + rec->qname_len + rec->view_len + rec->rule_len + rec->via_len ||
-	    rec->cache >= ER_CACHE_RESULT_COUNT || rec->er > QLOG_ER_UNKNOWN)
+	    rec->cache >= ER_CACHE_RESULT_COUNT || rec->er > ER_WORD_OUTSIDE)
 		return 0;
 	const uint8_t *view = rec->text + rec->qname_len, *rule = view + rec->view_len,
 		      *via = rule + rec->rule_len;
@@ -415,6 +405,7 @@ size_t querylog_line_format(const querylog_record_t *rec, size_t len,
 	o = put_u64(PUT_LIT(o, ",\"latency_ms\":"), rec->latency_us / 1000);
 	o = put_digits(PUT_LIT(o, "."), rec->latency_us % 1000, 3);
 	o = put_raw(PUT_LIT(o, ",\"cache\":\""), caches[rec->cache]);
-	o = put_raw(PUT_LIT(o, ",\"er\":\""), ers[rec->er]);
+	o = put_raw(PUT_LIT(o, ",\"er\":\""), er_word_name((er_word_t)rec->er));
+	o = PUT_LIT(o, "\"}\n");
 	return (size_t)(o - out);
 }

@@ -22,10 +22,6 @@
  * at this many bytes; names and chains are far shorter in any sane config. */
 #define ER_QLOG_TEXT_MAX 255
 
-/* `er` (SPEC 3's CHAOS answer): inside/outside come with the ExpressRoute
- * audit; until then an m365 route's answer is off or unknown. */
-typedef enum { QLOG_ER_NA, QLOG_ER_OFF, QLOG_ER_UNKNOWN } qlog_er_t;
-
 /* What a line needs, then its strings: qname (wire form, as asked), view,
  * rule, via (not NUL-terminated; lengths below). Times are the workers'
  * uv_hrtime() (CLOCK_MONOTONIC): the writer turns them into wall-clock
@@ -38,7 +34,7 @@ typedef struct querylog_record {
 	uint8_t client_family; /* AF_INET or AF_INET6 (AF_UNSPEC: unknown) */
 	uint8_t client[16]; /* the client's address, network order */
 	uint8_t cache; /* cache_result_kind_t */
-	uint8_t er; /* qlog_er_t */
+	uint8_t er; /* er_word_t, as the event says (routing/er_audit.h) */
 	uint8_t qname_len, view_len, rule_len, via_len;
 	uint8_t text[];
 } querylog_record_t;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The query log (SPEC 4) through the real binary, two workers: one JSON line
 # per answer with exactly the SPEC's keys, checked for a miss, a hit, a stale
-# answer, a local zone, a view's rule, a CHAOS answer and a refused client;
+# answer, a local zone, a view's rule, an m365 route's er (the ExpressRoute
+# audit's verdict), a CHAOS answer, BADVERS and a refused client;
 # SIGUSR1 (and erdns ctl reopen) after logrotate's rename writes to the new
 # file; a reload moves the log to /dev/full and then to a FIFO nobody reads,
 # and DNS answers neither slow down nor stop, nor does the server's stop.
@@ -18,6 +19,8 @@ write_config() { # query_file
               "allow": ["127.0.0.1/32", "127.0.0.4/32"], "query_timeout_ms": 1000 },
   "upstreams": { "branch": { "servers": ["127.0.0.1:$UP"], "timeout_ms": 300 },
                  "hq": { "servers": ["127.0.0.1:$UP"], "timeout_ms": 300 } },
+  "routes": [ { "m365": { "file": "$SRCDIR/tests/fixtures/m365/audit.json",
+                          "service_areas": ["Exchange"] }, "via": ["hq", "branch"] } ],
   "views": [ { "name": "pilot", "clients": ["127.0.0.4/32"],
                "routes": [ { "domains": ["office.test"], "via": "hq" } ] } ],
   "zones": [ { "file": "$SRCDIR/zones/branch.contoso.com.zone" } ],
@@ -100,6 +103,14 @@ expect "local zone" printer.branch.contoso.com local qtype=A view=- rule=local v
 check_eq "view client answered" "192.0.2.2" "$(qs -b 127.0.0.4 www.office.test)"
 expect "view" www.office.test miss client=127.0.0.4 view=pilot rule=office.test via=hq \
 	"upstream=127.0.0.1:$UP"
+# An m365 route (the audit's fixture list): the stand-in's 192.0.2.2 lies
+# outside its ExpressRoute prefixes, which the audit says and the log too.
+check_eq "m365 name answered" "192.0.2.2" "$(qs mail.audit.example)"
+expect "m365 route" mail.audit.example miss rule=mail.audit.example via=hq,branch \
+	"upstream=127.0.0.1:$UP" er=outside
+qs mail.audit.example >/dev/null
+expect "m365 route, hit (the verdict cached with the answer)" mail.audit.example hit \
+	rule=mail.audit.example via=hq,branch upstream=- er=outside
 check_has "refused client" "status: REFUSED" "$(q -b 127.0.0.3 www.example.com)"
 expect "refused" www.example.com local client=127.0.0.3 qtype=A view=- rule=- via=- upstream=- \
 	rcode=REFUSED er=n/a
