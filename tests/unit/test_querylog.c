@@ -521,7 +521,9 @@ static void test_full_disk_counts_in_the_worker(void **state)
 	}
 	assert_int_equal(dropped, 50);
 	assert_int_equal(written, 0);
-	assert_int_equal(m.querylog_dropped, 0); /* not yet seen by the worker */
+	/* Some may have been seen already, if the writer woke during the 50
+	 * submits; the next submit brings the worker's count up to date. */
+	assert_true(m.querylog_dropped <= 50);
 	submit_range(f, ql, &m, 50, 51);
 	assert_int_equal(m.querylog_dropped, 50);
 	querylog_free(ql);
