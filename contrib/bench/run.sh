@@ -14,7 +14,12 @@
 # ZIPF_NAMES=100000 ZIPF_QUERIES=1000000, SERVERS="erdns unbound dnsmasq dnsdist",
 # WORKLOADS="hit miss zipf" (a subset for a quick A/B; RSS_N=0 skips the memory test),
 # PORT_BASE=15350, SERVER_CPU=1 LOAD_CPU=0 (knotd shares the load generator's core),
-# OUT=docs/benchmarks.md (OUT=- : print the report only), KEEP=1 keeps the work directory.
+# OUT=docs/benchmarks.md (OUT=- : print the report only), KEEP=1 keeps the work directory,
+# ERDNS_AUDIT=1 makes erdns's office.com route an m365 route over a one-set list (m365-bench.json,
+# 198.51.100.0/24: knotd's office.com answers are inside), so every office.com miss is judged by
+# the ExpressRoute audit (`audit: observe`); compare with ERDNS_AUDIT=0 for the audit's cost.
+# ERDNS_QUERYLOG=1 runs erdns with its query log on (every line to a file in the work directory,
+# removed after each run; the lines written and dropped are reported).
 #
 # Everything runs on 127.0.0.1; every server is configured never to reach out on its own
 # (no root hints, no trust-anchor updates, no security polling); every loop is bounded; every
@@ -29,7 +34,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
@@ -40,11 +45,13 @@ DURATION=${DURATION:-10}
 LAT_QPS=${LAT_QPS:-10000}
 LAT_DURATION=${LAT_DURATION:-10}
 RSS_N=${RSS_N:-100000}
+ERDNS_QUERYLOG=${ERDNS_QUERYLOG:-0}
 HOT_N=${HOT_N:-100}
 ZIPF_NAMES=${ZIPF_NAMES:-100000}
 ZIPF_QUERIES=${ZIPF_QUERIES:-1000000}
 SERVERS=${SERVERS:-erdns unbound dnsmasq dnsdist}
 WORKLOADS=${WORKLOADS:-hit miss zipf}
+ERDNS_AUDIT=${ERDNS_AUDIT:-0}
 PORT_BASE=${PORT_BASE:-15350}
 SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
@@ -240,6 +247,20 @@ PIDS+=("$KNOT_PID")
 wait_ready "$KNOT_PORT" "$KNOT_PID" knotd
 
 # --- the four servers, each: listen 127.0.0.1:PORT, office.com and the rest both to knotd
+# erdns's office.com route: a domains route, or with ERDNS_AUDIT=1 the same names imported from
+# a Microsoft 365 list whose ExpressRoute prefix holds knotd's office.com addresses.
+erdns_office_route() {
+	if [ "$ERDNS_AUDIT" != 1 ]; then
+		echo '{ "domains": ["office.com"], "via": "hq" }'
+		return
+	fi
+	cat >"$WORK/m365-bench.json" <<EOF
+[ { "id": 1, "serviceArea": "Exchange", "urls": ["office.com", "*.office.com"],
+    "ips": ["198.51.100.0/24"], "expressRoute": true, "category": "Optimize", "required": true } ]
+EOF
+	echo "{ \"m365\": { \"file\": \"$WORK/m365-bench.json\" }, \"via\": \"hq\" }"
+}
+
 write_configs() {
 	cat >"$WORK/erdns.json" <<EOF
 {
@@ -249,7 +270,8 @@ write_configs() {
     "hq":     { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" },
     "branch": { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" }
   },
-  "routes": [ { "domains": ["office.com"], "via": "hq" } ],
+  "routes": [ $(erdns_office_route) ],$(
+	[ "$ERDNS_QUERYLOG" = 1 ] && printf '\n  "log": { "queries": true, "query_file": "%s" },' "$WORK/queries.jsonl")
   "default": "branch"
 }
 EOF
@@ -322,6 +344,16 @@ stop_server() {
 	stop_pid "$SPID"
 	forget_pid "$SPID"
 	SPID=
+}
+QLOG=$WORK/querylog.tsv
+printf 'workload\trun\twritten\tdropped\tfile_lines\n' >"$QLOG"
+querylog_note() { # workload run: erdns's stop line "query log: N lines written, M dropped"
+	[ "$ERDNS_QUERYLOG" = 1 ] || return 0
+	local wd
+	wd=$(sed -n 's/.*query log: \([0-9]*\) lines written, \([0-9]*\) dropped.*/\1\t\2/p' "$WORK/erdns.log")
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "${wd:-?	?}" "$(wc -l <"$WORK/queries.jsonl" 2>/dev/null || echo 0)" >>"$QLOG"
+	tail -1 "$QLOG" | sed 's/^/bench: query log /' >&2
+	rm -f "$WORK/queries.jsonl"
 }
 
 server_version() {
@@ -408,6 +440,7 @@ measure() { # server workload run
 	tail -1 "$RESULTS" | sed 's/^/bench: /' >&2
 	rm -f "$WORK/miss.txt"
 	stop_server
+	if [ "$server" = erdns ]; then querylog_note "$wl" "$run"; fi
 }
 
 measure_latency() { # server workload: fixed rate, per-query latencies from dnsperf -v
@@ -428,6 +461,7 @@ measure_latency() { # server workload: fixed rate, per-query latencies from dnsp
 	rm -f "$WORK/miss.txt" "$out"
 	kill -0 "$SPID" 2>/dev/null || echo "bench: $server DIED during the $wl latency run" >&2
 	stop_server
+	if [ "$server" = erdns ]; then querylog_note "$wl" latency; fi
 }
 
 RSSF=$WORK/rss.tsv
@@ -491,6 +525,14 @@ REPORT=$WORK/report.md
 	echo
 	echo "Pinning: server on CPU ${SERVER_CPU}, dnsperf and knotd on CPU ${LOAD_CPU}. $RUNS runs of ${DURATION} s per server and workload, each on a freshly started server; median shown."
 	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
+	if [ "$ERDNS_QUERYLOG" = 1 ]; then
+		echo
+		echo "erdns ran with its query log on (ERDNS_QUERYLOG=1: \\`log.queries\\`, one line per answer to a file on disk). Lines written and dropped, per run, as erdns reported them at its stop:"
+		echo
+		echo "| workload | run | written | dropped | lines in the file |"
+		echo "|---|---|---:|---:|---:|"
+		awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$QLOG"
+	fi
 	echo
 	echo "| server | workload | queries/s (median) | vs Unbound | lost per run (UDP rcvbuf drops) | CPU µs/answer (median) | vs Unbound | RSS after run (MB) | other load on server CPU | steal on server CPU |"
 	echo "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"
@@ -571,7 +613,7 @@ REPORT=$WORK/report.md
 	echo
 	echo "<details><summary>Server configurations</summary>"
 	echo
-	for f in erdns.json unbound.conf dnsdist.conf knot/knot.conf knot/bench.test.zone knot/office.com.zone; do
+	for f in erdns.json $([ "$ERDNS_AUDIT" = 1 ] && echo m365-bench.json) unbound.conf dnsdist.conf knot/knot.conf knot/bench.test.zone knot/office.com.zone; do
 		echo "\`$f\`:"
 		echo
 		echo "\`\`\`"

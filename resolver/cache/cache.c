@@ -97,6 +97,7 @@ struct entry {
 	bool is_prefetched : 1;
 	bool is_servfail : 1;
 	bool is_fallback : 1; /* from a later group than the chain's first */
+	uint8_t er_verdict; /* cache_insert_params_t.er_verdict (fits the padding) */
 	uint16_t ttl_off[]; /* n_ttls offsets, then the key, then the data */
 };
 
@@ -442,6 +443,8 @@ static cache_result_t lookup_locked(struct stripe *s, struct entry *e, uint64_t 
 		remove_entry(s, e);
 		return CACHE_MISS;
 	}
+	copy->is_fallback = e->is_fallback;
+	copy->er_verdict = e->er_verdict;
 	if (e->data_len > copy->cap)
 		return CACHE_MISS;
 	if (now < e->expire_ms) {
@@ -462,6 +465,8 @@ cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,
 {
 	copy->len = 0;
 	copy->should_prefetch = false;
+	copy->is_fallback = false;
+	copy->er_verdict = 0;
 	uint8_t kb[KEY_MAX];
 	size_t kl = key_encode(key, kb);
 	if (kl == 0)
@@ -495,6 +500,7 @@ static struct entry *build_entry(const cache_insert_params_t *p, const policy_ve
 	e->expire_ms = now + (uint64_t)v->ttl_s * MS_PER_S;
 	e->is_servfail = v->kind == POLICY_SERVFAIL;
 	e->is_fallback = p->is_fallback;
+	e->er_verdict = p->er_verdict;
 	memcpy(entry_key(e), kb, kl);
 	memcpy(entry_data(e), p->resp, v->keep_len);
 	policy_fill(entry_data(e), v, e->ttl_off);
@@ -637,9 +643,9 @@ static uint32_t secs_until(uint64_t expire_ms, uint64_t now)
 }
 
 cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
-			  uint32_t *ttl_left_s)
+			  cache_peek_info_t *out)
 {
-	*ttl_left_s = 0;
+	*out = (cache_peek_info_t){ 0 };
 	uint8_t kb[KEY_MAX];
 	size_t kl = key_encode(key, kb);
 	if (kl == 0)
@@ -651,7 +657,9 @@ cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
 	cache_result_t r = CACHE_MISS;
 	if (e && !is_dead(e, now_ms)) {
 		r = now_ms < e->expire_ms ? CACHE_HIT : CACHE_STALE;
-		*ttl_left_s = secs_until(e->expire_ms, now_ms);
+		*out = (cache_peek_info_t){ .ttl_left_s = secs_until(e->expire_ms, now_ms),
+					    .is_fallback = e->is_fallback,
+					    .er_verdict = e->er_verdict };
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;

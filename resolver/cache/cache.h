@@ -70,6 +70,8 @@ typedef struct cache_copy {
 	bool want_stale; /* in: copy a STALE entry too (the chain failed) */
 	size_t len; /* out: bytes written, 0 when nothing was copied */
 	bool should_prefetch; /* out: HIT in the last 10%, first time for it */
+	bool is_fallback; /* out (HIT, STALE): the entry came from a later group */
+	uint8_t er_verdict; /* out (HIT, STALE): as stored by cache_insert */
 } cache_copy_t;
 
 /* What cache_insert needs besides the response. */
@@ -78,6 +80,10 @@ typedef struct cache_insert_params {
 	const uint8_t *resp; /* the upstream response as received; borrowed */
 	size_t resp_len;
 	bool is_fallback; /* from a later group than the chain's first */
+	/* The ExpressRoute audit's verdict on it (routing/er_audit.h
+	 * er_verdict_t; 0: not judged), kept so that a hit reports the verdict
+	 * of the miss that stored it. Opaque to the cache. */
+	uint8_t er_verdict;
 } cache_insert_params_t;
 
 /* Counters for the metrics, summed over the stripes at the time of the call. */
@@ -143,15 +149,22 @@ size_t cache_flush_subtree(cache_t *c, const uint8_t *name);
 
 void cache_get_stats(cache_t *c, cache_stats_t *out);
 
+/* What cache_peek says about an entry besides HIT/STALE/MISS. */
+typedef struct cache_peek_info {
+	uint32_t ttl_left_s; /* whole seconds until expiry, 0 when STALE or MISS */
+	bool is_fallback; /* HIT, STALE: from a later group than the chain's first */
+	uint8_t er_verdict; /* HIT, STALE: as stored by cache_insert */
+} cache_peek_info_t;
+
 /*
  * What cache_lookup would find for key, without any of its side effects:
  * nothing copied, no hit or miss counted, no visited bit, no prefetch
- * claimed, nothing removed (`erdns ctl explain` must not change what it
- * looks at: a claimed prefetch would be lost to the next client).
- * *ttl_left_s: whole seconds until expiry, 0 when STALE or MISS.
+ * claimed, nothing removed (`erdns ctl explain` and the CHAOS routing
+ * check must not change what they look at: a claimed prefetch would be
+ * lost to the next client). *out is filled (zeroed for a MISS).
  */
 cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
-			  uint32_t *ttl_left_s);
+			  cache_peek_info_t *out);
 
 /* One entry as cache_dump shows it: a copy, nothing points into the cache. */
 typedef struct cache_dump_entry {

@@ -12,12 +12,15 @@
 #define ER_EXIT_OK 0
 #define ER_EXIT_INVALID 1
 #define ER_EXIT_USAGE 2
-#define ER_EXIT_CHANGED 3 /* `erdns m365 diff`: the lists route differently */
+#define ER_EXIT_CHANGED 3 /* `m365 diff`: the lists route differently; `m365 audit`: outside */
+#define ER_EXIT_UNJUDGED 4 /* `erdns m365 audit`: some name could not be judged */
 
 int cmd_serve(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_m365(int argc, char **argv);
+/* `erdns m365 audit ...`: argv[0] is "audit" (cmd_m365 dispatches). */
+int cmd_m365_audit(int argc, char **argv);
 int cmd_pac(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 

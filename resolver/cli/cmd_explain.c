@@ -3,6 +3,8 @@
  * for that client: view, deciding rule and its source, the chain, and each
  * group's servers. The first line is the same text the CHAOS routing check
  * returns (without the live upstream part), so the two never disagree.
+ * For a name on an m365 route, the ExpressRoute audit it gets; with --live,
+ * the running server's verdict on what it has cached (SPEC 3 `er=`).
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +67,22 @@ static void print_explanation(const config_t *c, const char *name, const char *c
 	}
 	printf("via:     %s\n", d->chain->text);
 	print_chain(c, d->chain);
+	const config_m365_t *m = config_m365_of(c, rule);
+	if (m != NULL)
+		printf("audit:   %s: answers from %s judged against %zu IPv4 and %zu IPv6 "
+		       "ExpressRoute prefixes of %s\n",
+		       m->audit == ER_AUDIT_FALLBACK ? "fallback" : "observe",
+		       c->groups[d->chain->groups[0]].name, prefixset_count(m->prefixes, AF_INET),
+		       prefixset_count(m->prefixes, AF_INET6), m->route);
+}
+
+/* The `er=` word of a live routing answer, "" when it has none. */
+static const char *live_er(const char *text, char *buf, size_t len)
+{
+	const char *er = strstr(text, " er=");
+	snprintf(buf, len, "%s", er ? er + 4 : "");
+	buf[strcspn(buf, " \"")] = '\0';
+	return buf;
 }
 
 /* The running server's own answer: which server it would ask now, and its
@@ -81,6 +99,11 @@ static int print_live(const config_t *c, const uint8_t *qname, const char *clien
 		return ER_EXIT_INVALID;
 	}
 	printf("live:    %s\n", text);
+	char er[32];
+	if (live_er(text, er, sizeof(er))[0] != '\0')
+		printf("er:      %s (ExpressRoute audit of the answers the server has cached for "
+		       "this name)\n",
+		       er);
 	if (client_ip)
 		printf("         (the live answer is for this machine's address, not --client)\n");
 	return ER_EXIT_OK;

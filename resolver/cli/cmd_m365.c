@@ -21,7 +21,8 @@
 #define M365_USAGE                                                                                 \
 	"erdns m365 diff OLD.json NEW.json [--expressroute true|false] [--service-areas A,B]\n"    \
 	"                [--categories C,D] [--required-only] [--json]\n"                          \
-	"exit: 0 no change, 3 changes, 1 a list does not load, 2 usage"
+	"exit: 0 no change, 3 changes, 1 a list does not load, 2 usage\n"                         \
+	"erdns m365 audit [-c FILE] [NAME...] [--json] [--timeout-ms MS]  (see: m365 audit --help)"
 
 enum { OPT_ER = 256, OPT_AREAS, OPT_CATS, OPT_REQUIRED, OPT_JSON, OPT_VERSION };
 
@@ -108,7 +109,7 @@ static int parse_args(int argc, char **argv, struct diff_opts *o)
 			return rc;
 	}
 	if (optind >= argc || strcmp(argv[optind], "diff") != 0)
-		return cli_usage_error(M365_USAGE, "m365: expected \"diff\"");
+		return cli_usage_error(M365_USAGE, "m365: expected \"diff\" or \"audit\"");
 	if (argc - optind != 3)
 		return cli_usage_error(M365_USAGE, "m365 diff: expected OLD.json and NEW.json");
 	o->old_path = argv[optind + 1];
@@ -249,6 +250,8 @@ static int run_diff(const struct diff_opts *o)
 
 int cmd_m365(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+		return cmd_m365_audit(argc - 1, argv + 1);
 	struct diff_opts o;
 	int rc = parse_args(argc, argv, &o);
 	if (rc >= 0)

@@ -12,6 +12,7 @@
 	"  check   [-c FILE]                     validate the configuration, print a summary\n" \
 	"  explain [-c FILE] NAME [--client IP] [--live]  show how NAME is routed\n"        \
 	"  m365 diff OLD.json NEW.json [filters] routing changes between two M365 lists\n" \
+	"  m365 audit [-c FILE] [NAME...] [--json] are HQ's answers inside the ER prefixes?\n" \
 	"  pac     [-c FILE] --proxy P [--direct G] a PAC file that agrees with DNS\n"      \
 	"  ctl     [-s SOCKET] [--json] CMD [ARGS] talk to a running server (stats, reload,\n" \
 	"          flush, upstreams, explain, cache-dump, health, reopen)\n"                 \

@@ -306,6 +306,7 @@ static int add_route_slot(config_t *c, const char *view, const char *fmt, size_t
 	c->route_slots = grown;
 	config_route_slot_t *s = &grown[c->n_route_slots];
 	s->view = view;
+	s->m365 = -1;
 	snprintf(s->route, sizeof(s->route), fmt, n);
 	return c->n_route_slots < UINT16_MAX ? (int)c->n_route_slots++ : UINT16_MAX;
 }
@@ -334,22 +335,55 @@ static int route_add_domains(const schema_ctx_t *ctx, const spec_route_t *r, uin
 	return 0;
 }
 
-/* Keeps imp (taken, also on failure) in the snapshot for `erdns check`. */
-static int keep_import(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain,
-		       m365_import_t *imp)
+/* SPEC 2.2 `audit: fallback` moves an outside answer to the chain's next
+ * group: a chain of one group has none. */
+static int check_audit(const schema_ctx_t *ctx, const spec_route_t *r, uint32_t chain)
+{
+	char path[ER_SCHEMA_PATH_MAX];
+	if (r->audit != ER_AUDIT_FALLBACK || ctx->cfg->chains[chain].n_groups > 1)
+		return 0;
+	schema_path_key(path, r->path, "audit");
+	return schema_error(ctx, r->audit_item, false, path,
+			    "\"fallback\" needs a later group in \"via\" to fall back to; add "
+			    "one, or use \"observe\"");
+}
+
+/* Keeps m (its import and prefixes taken, also on failure) in the snapshot
+ * for `erdns check` and the audit, and tells its label slot about it. */
+static int keep_import(const schema_ctx_t *ctx, const spec_route_t *r, config_m365_t *m)
 {
 	config_t *c = ctx->cfg;
 	config_m365_t *grown = realloc(c->m365, (c->n_m365 + 1) * sizeof(*grown));
-	char *route = strdup(r->path);
+	m->route = strdup(r->path);
+	m->outside_log = calloc(1, sizeof(*m->outside_log));
 	if (grown != NULL)
 		c->m365 = grown;
-	if (grown == NULL || route == NULL) {
-		free(route);
-		m365_import_free(imp);
+	if (grown == NULL || m->route == NULL || m->outside_log == NULL) {
+		free(m->route);
+		free(m->outside_log);
+		m365_import_free(m->import);
+		prefixset_free(m->prefixes);
 		return nomem(ctx);
 	}
-	c->m365[c->n_m365++] = (config_m365_t){ .route = route, .chain = chain, .import = imp };
+	m->audit = r->audit;
+	if (m->route_slot < UINT16_MAX) /* past that, slots are shared (add_route_slot) */
+		c->route_slots[m->route_slot].m365 = (int32_t)c->n_m365;
+	c->m365[c->n_m365++] = *m;
 	return 0;
+}
+
+/* The list's rules into args->rules, and its ExpressRoute prefixes into m. */
+static int import_list(const spec_route_t *r, const m365_import_args_t *args, config_m365_t *m,
+		       char *msg, size_t len)
+{
+	int rc = m365_import(args, &m->import, msg, len);
+	if (rc == 0)
+		rc = m365_prefixes(args->list, &r->m365s.filter, &m->prefixes, msg, len);
+	if (rc != 0) {
+		m365_import_free(m->import);
+		m->import = NULL;
+	}
+	return rc;
 }
 
 /* SPEC 2.2 m365: a list that fails to load is reported in its own words
@@ -360,17 +394,20 @@ static int route_add_m365(const schema_ctx_t *ctx, const spec_route_t *r, uint32
 {
 	char msg[ER_CONFIG_ERR_MAX / 2] = "", path[ER_SCHEMA_PATH_MAX];
 	m365_list_t *list = NULL;
-	m365_import_t *imp = NULL;
-	int rc = m365_list_load(r->m365s.file, &list, msg, sizeof(msg));
+	config_m365_t m = { .chain = chain, .route_slot = slot };
+	int rc = check_audit(ctx, r, chain);
+	if (rc != 0)
+		return rc;
+	rc = m365_list_load(r->m365s.file, &list, msg, sizeof(msg));
 	if (rc == 0) {
 		m365_import_args_t args = { .list = list, .filter = r->m365s.filter, .rules = rs,
 					    .action = chain, .default_action = dflt,
 					    .route_slot = slot };
-		rc = m365_import(&args, &imp, msg, sizeof(msg));
+		rc = import_list(r, &args, &m, msg, sizeof(msg));
 	}
 	m365_list_free(list);
 	if (rc == 0)
-		return keep_import(ctx, r, chain, imp);
+		return keep_import(ctx, r, &m);
 	if (rc == -ENOMEM)
 		return nomem(ctx);
 	if (rc == -EINVAL) {
@@ -605,6 +642,8 @@ static void config_free(config_t *c)
 		router_free(c->router);
 	for (size_t i = 0; i < c->n_m365; i++) { /* after the router: its rules borrow them */
 		m365_import_free(c->m365[i].import);
+		prefixset_free(c->m365[i].prefixes);
+		free(c->m365[i].outside_log);
 		free(c->m365[i].route);
 	}
 	free(c->m365);
@@ -624,6 +663,28 @@ void config_unref(config_t *c)
 	/* acq_rel: the last holder must see every other holder's reads done */
 	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
 		config_free(c);
+}
+
+const config_m365_t *config_m365_of(const config_t *c, const rule_t *rule)
+{
+	if (rule == NULL || rule->origin.kind != RULE_ORIGIN_M365 || rule->origin.is_exception ||
+	    rule->origin.route_slot >= c->n_route_slots)
+		return NULL;
+	int32_t i = c->route_slots[rule->origin.route_slot].m365;
+	return i >= 0 ? &c->m365[i] : NULL;
+}
+
+bool config_same_audit(const config_t *a, const config_t *b)
+{
+	if (a->n_m365 != b->n_m365)
+		return false;
+	for (size_t i = 0; i < a->n_m365; i++) {
+		const config_m365_t *x = &a->m365[i], *y = &b->m365[i];
+		if (x->chain != y->chain || x->audit != y->audit ||
+		    !prefixset_equal(x->prefixes, y->prefixes))
+			return false;
+	}
+	return true;
 }
 
 int config_group_index(const config_t *c, const char *name)
@@ -689,6 +750,19 @@ static void print_rules(FILE *out, const char *label, const ruleset_t *rs)
 		print_origin(out, "", rs, RULE_ORIGIN_M365);
 }
 
+/* The audit's line: how many prefixes can prove an answer inside, and the
+ * family the list gives none for (its answers go unjudged). */
+static void print_audit(const config_m365_t *m, FILE *out)
+{
+	size_t v4 = prefixset_count(m->prefixes, AF_INET), v6 = prefixset_count(m->prefixes, AF_INET6);
+	fprintf(out, "    audit: %s, ExpressRoute prefixes: %zu IPv4, %zu IPv6%s\n",
+		m->audit == ER_AUDIT_FALLBACK ? "fallback" : "observe", v4, v6,
+		v4 == 0 && v6 == 0 ? " (no answer can be judged)"
+		: v4 == 0	   ? " (A answers are not judged)"
+		: v6 == 0	   ? " (AAAA answers are not judged)"
+				   : "");
+}
+
 static void print_m365(const config_t *c, FILE *out)
 {
 	if (c->n_m365 == 0)
@@ -699,6 +773,7 @@ static void print_m365(const config_t *c, FILE *out)
 		fprintf(out, "  %s: %s via %s\n", m->route, m365_import_file(m->import),
 			c->chains[m->chain].text);
 		m365_import_print(m->import, out, 4);
+		print_audit(m, out);
 	}
 }
 
@@ -748,5 +823,6 @@ void config_print_summary(const config_t *c, FILE *out)
 		c->cache.serve_stale_s, c->cache.fallback_ttl_s, c->cache.prefetch ? "on" : "off");
 	fprintf(out, "control:  %s (erdns ctl)\n", c->control_socket);
 	fprintf(out, "metrics:  %s\n", c->metrics_listen ? c->metrics_listen : "off");
-	fprintf(out, "validated but not in effect yet: log.queries, log.query_file\n");
+	fprintf(out, "query log: %s\n",
+		!c->log_queries ? "off" : c->query_file ? c->query_file : "stderr");
 }

@@ -21,10 +21,13 @@
 #include <sys/socket.h>
 
 #include "dns/zone.h"
+#include "routing/er_audit.h"
+#include "routing/prefixset.h"
 #include "routing/router.h"
 #include "upstream/select.h"
 #include "util/log.h"
 #include "util/netblock.h"
+#include "util/ratelimit.h"
 
 #define ER_CONFIG_DEFAULT_PATH "/etc/erdns/erdns.json"
 #define ER_CHAIN_MAX 8 /* groups in one `via` chain */
@@ -60,11 +63,18 @@ typedef struct config_chain {
 	bool may_pass_ecs;
 } config_chain_t;
 
-/* One imported Microsoft 365 list (an `m365` route), for `erdns check`. */
+/* One imported Microsoft 365 list (an `m365` route): for `erdns check`, and
+ * the ExpressRoute audit of the answers its names get (SPEC 2.2). */
 typedef struct config_m365 {
 	char *route; /* "routes[0]", "views[1].routes[2]" */
 	uint32_t chain; /* the route's via */
+	uint16_t route_slot; /* its (view, route) labels in the metrics */
 	struct m365_import *import; /* owns the strings its rules' origins borrow */
+	er_audit_policy_t audit;
+	prefixset_t *prefixes; /* its selected ExpressRoute sets' `ips` (owned) */
+	/* The outside answers' log line, one per second for this route: the
+	 * snapshot's one mutable part (atomics shared by the workers; owned). */
+	ratelimit_t *outside_log;
 } config_m365_t;
 
 /* One value of the (view, route) labels of erdns_answers_total (SPEC 4: a
@@ -73,6 +83,7 @@ typedef struct config_m365 {
 typedef struct config_route_slot {
 	const char *view; /* the view's name (borrowed from the router), NULL: none */
 	char route[12]; /* "0", "1", ..., "default", "local", "chaos", "none" */
+	int32_t m365; /* an m365 route's index in config_t.m365, else -1 */
 } config_route_slot_t;
 
 enum {
@@ -143,6 +154,18 @@ config_t *config_load(const char *path, char *err, size_t errlen);
 config_t *config_ref(config_t *c);
 /* Drops a reference; the last one frees everything. NULL is ignored. */
 void config_unref(config_t *c);
+
+/* The m365 route whose own rule decided a query, for the ExpressRoute
+ * audit: rule is an imported URL's rule (not an exception routed to the
+ * default, a domains rule, or NULL for a default). NULL otherwise. Cheap:
+ * a few compares, nothing when the config has no m365 route. */
+const config_m365_t *config_m365_of(const config_t *c, const rule_t *rule);
+
+/* Whether a and b audit alike: the same m365 routes in the same order, on
+ * the same chains, with the same `audit` and the same prefixes. A reload
+ * that changes any starts a new route epoch (server.c): verdicts cached
+ * under the old prefixes must not be shown as the new list's. */
+bool config_same_audit(const config_t *a, const config_t *b);
 
 /* Index of the group called name, or -1. */
 int config_group_index(const config_t *c, const char *name);

@@ -711,10 +711,27 @@ static int set_m365(const schema_ctx_t *ctx, const schema_row_t *row, void *targ
 	return schema_object(ctx, item, path, m365_rows, &r->m365s);
 }
 
+/* SPEC 2.2 ExpressRoute audit: what an answer outside the prefixes does. */
+static int set_audit(const schema_ctx_t *ctx, const schema_row_t *row, void *target,
+		     const cJSON *item, const char *path)
+{
+	spec_route_t *r = target;
+	const char *text = text_or_default(row, item);
+	r->audit_item = item;
+	if (strcmp(text, "observe") == 0)
+		r->audit = ER_AUDIT_OBSERVE;
+	else if (strcmp(text, "fallback") == 0)
+		r->audit = ER_AUDIT_FALLBACK;
+	else
+		return schema_error(ctx, item, false, path, "must be one of observe, fallback");
+	return 0;
+}
+
 static const schema_row_t route_rows[] = {
     ROW_CAPTURE("domains", SK_STRINGS, SF_NONEMPTY, spec_route_t, domains),
     ROW_SET("m365", SK_OBJECT, 0, 0, set_m365, NULL),
     ROW_CAPTURE("via", SK_STRINGS, SF_REQUIRED | SF_NONEMPTY, spec_route_t, via),
+    ROW_SET("audit", SK_STRING, 0, 0, set_audit, "observe"),
     ROW_END,
 };
 ROWS_FIT(route_rows);
@@ -735,6 +752,13 @@ static int add_route(const schema_ctx_t *ctx, spec_routes_t *rs, const cJSON *el
 				    "has both \"domains\" and \"m365\"; use one per route");
 	if (r->domains == NULL && r->m365 == NULL)
 		return schema_error(ctx, el, false, r->path, "needs \"domains\" or \"m365\"");
+	if (r->audit_item != NULL && r->m365 == NULL) {
+		char apath[ER_SCHEMA_PATH_MAX];
+		schema_path_key(apath, r->path, "audit");
+		return schema_error(ctx, r->audit_item, true, apath,
+				    "applies to \"m365\" routes only (it checks answers against "
+				    "the list's ExpressRoute prefixes)");
+	}
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "config/json_pos.h"
+#include "routing/er_audit.h"
 #include "routing/m365.h"
 
 #define ER_SCHEMA_PATH_MAX 256
@@ -46,6 +47,8 @@ typedef struct spec_route {
 	const cJSON *m365;    /* object */
 	spec_m365_t m365s;    /* its contents, when m365 is set */
 	const cJSON *via;
+	er_audit_policy_t audit; /* default ER_AUDIT_OBSERVE */
+	const cJSON *audit_item; /* NULL when absent */
 } spec_route_t;
 
 typedef struct spec_routes {

@@ -101,6 +101,66 @@ int wire_skip_name(const uint8_t *pkt, size_t len, size_t *pos)
 	}
 }
 
+size_t wire_read_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t out[ER_DNAME_MAX])
+{
+	size_t p = *pos, n = 0, after = 0;
+	int hops = 0;
+	for (;;) {
+		if (p >= len)
+			return 0;
+		uint8_t b = pkt[p];
+		if ((b & 0xC0) == 0xC0) {
+			if (!has_room(len, p, 2) || ++hops > POINTER_HOPS_MAX)
+				return 0;
+			if (after == 0)
+				after = p + 2;
+			p = ((size_t)(b & 0x3F) << 8) | pkt[p + 1];
+			continue;
+		}
+		if (b > 63 || n + 1u + b > ER_DNAME_MAX || !has_room(len, p, 1u + b))
+			return 0;
+		memcpy(out + n, pkt + p, 1u + b);
+		n += 1u + b;
+		p += 1u + b;
+		if (b == 0) {
+			*pos = after != 0 ? after : p;
+			return n;
+		}
+	}
+}
+
+static uint8_t fold(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+bool wire_name_equal(const uint8_t *pkt, size_t len, size_t pos, const uint8_t *name)
+{
+	int hops = 0;
+	for (;;) {
+		if (pos >= len)
+			return false;
+		uint8_t b = pkt[pos];
+		if ((b & 0xC0) == 0xC0) {
+			if (!has_room(len, pos, 2) || ++hops > POINTER_HOPS_MAX)
+				return false;
+			pos = ((size_t)(b & 0x3F) << 8) | pkt[pos + 1];
+			continue;
+		}
+		if (b != name[0] || b > 63 || !has_room(len, pos, 1u + b))
+			return false; /* name's labels are <= 63: b > 63 cannot equal */
+		if (b == 0)
+			return true;
+		for (size_t i = 1; i <= b; i++) {
+			uint8_t x = pkt[pos + i], y = name[i];
+			if (x != y && fold(x) != fold(y)) /* equal bytes need no folding */
+				return false;
+		}
+		pos += 1u + b;
+		name += 1u + b;
+	}
+}
+
 int wire_skip_rr(const uint8_t *pkt, size_t len, size_t *pos, uint16_t *type, uint16_t *rdlen)
 {
 	size_t p = *pos;

@@ -99,6 +99,23 @@ wire_status_t wire_parse_query(const uint8_t *pkt, size_t len, dns_query_t *q);
 int wire_skip_name(const uint8_t *pkt, size_t len, size_t *pos);
 
 /*
+ * Copies the (possibly compressed) name at *pos into out as an uncompressed
+ * wire name, advancing *pos past the name as it is in the packet. Returns
+ * its wire length, or 0 when it is malformed: off the end, an obsolete
+ * label type, longer than 255 bytes, or too many pointer hops.
+ */
+size_t wire_read_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t out[255]);
+
+/*
+ * Whether the (possibly compressed) name at pos equals name (uncompressed
+ * wire, trusted), ASCII case-insensitively, without copying it: most
+ * unequal names differ in their first label, so a caller scanning records
+ * for an owner pays a byte or two per record. False also when the name at
+ * pos is malformed.
+ */
+bool wire_name_equal(const uint8_t *pkt, size_t len, size_t pos, const uint8_t *name);
+
+/*
  * Skips one resource record at *pos (name, fixed part, rdata).
  * If type/rdlen are non-NULL they receive the RR's type and rdata length; the
  * rdata starts at *pos - rdlen after the call. Returns 0 or -EBADMSG.

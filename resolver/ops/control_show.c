@@ -17,6 +17,7 @@
 
 #include "config/describe.h"
 #include "dns/dname.h"
+#include "server/audit.h"
 #include "util/sockaddr.h"
 
 /* --- upstreams ----------------------------------------------------------- */
@@ -143,13 +144,13 @@ static void add_cache_state(const control_env_t *env, const config_t *c, const u
 		cache_key_t key = { .qname = qname, .qname_len = dname_wire_len(qname, ER_DNAME_MAX),
 				    .chain = chain, .epoch = c->route_epoch, .qtype = types[i],
 				    .qclass = DNS_CLASS_IN };
-		uint32_t ttl;
-		cache_result_t r = cache_peek(env->cache, &key, now_ms, &ttl);
+		cache_peek_info_t peek;
+		cache_result_t r = cache_peek(env->cache, &key, now_ms, &peek);
 		char buf[16];
 		cJSON *row = cJSON_CreateObject();
 		cJSON_AddStringToObject(row, "type", type_name(types[i], buf, sizeof(buf)));
 		cJSON_AddStringToObject(row, "state", states[r]);
-		cJSON_AddNumberToObject(row, "ttl", ttl);
+		cJSON_AddNumberToObject(row, "ttl", peek.ttl_left_s);
 		cJSON_AddItemToArray(arr, row);
 	}
 }
@@ -201,6 +202,12 @@ void control_cmd_explain(const control_env_t *env, const control_request_t *req,
 		add_live(env, c, d.chain, now_ms, out->json, text, sizeof(text));
 		add_cache_state(env, c, qname, d.decision.action, now_ms, out->json);
 	}
+	/* SPEC 3: the routing check ends with the ExpressRoute audit's word */
+	er_word_t er = d.is_local ? ER_WORD_NA
+				  : audit_cached_er(env->cache, c, &d.decision, qname, now_ms);
+	cJSON_AddStringToObject(out->json, "er", er_word_name(er));
+	size_t used = strlen(text);
+	snprintf(text + used, sizeof(text) - used, " er=%s", er_word_name(er));
 	cJSON_AddStringToObject(out->json, "text", text);
 }
 

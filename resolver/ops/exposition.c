@@ -186,6 +186,34 @@ static void render_answers(out_t *o, const metrics_source_t *s)
 	}
 }
 
+/* SPEC 2.2 ExpressRoute audit: what the first group of each m365 route
+ * answered, judged against the list's ExpressRoute prefixes. */
+static void render_er_audit(out_t *o, const metrics_source_t *s)
+{
+	family(o, "erdns_er_audit_answers_total", "counter",
+	       "Upstream A/AAAA answers from the first group of an m365 route's chain, by the "
+	       "view and route and the ExpressRoute audit's verdict: inside (every address in the "
+	       "list's ExpressRoute prefixes), outside (some address not), none (no address to "
+	       "judge).");
+	for (unsigned r = 0; r < ER_METRICS_ROUTES; r++) {
+		char view[ER_LABEL_MAX], route[ER_LABEL_MAX];
+		bool named = false;
+		for (unsigned v = 0; v < ER_METRICS_VERDICTS; v++) {
+			uint64_t n = SUM(s, er_audit[r][v]);
+			if (!n)
+				continue;
+			if (!named)
+				route_labels(s, r, view, route);
+			named = true;
+			put(o,
+			    "erdns_er_audit_answers_total{view=\"%s\",route=\"%s\",verdict=\"%s\"} "
+			    "%llu\n",
+			    view, route, er_verdict_name((er_verdict_t)(v + 1)),
+			    (unsigned long long)n);
+		}
+	}
+}
+
 /* The upstream addresses the snapshot in force names, each once. */
 static size_t named_addresses(const config_t *c, uint16_t *ids)
 {
@@ -375,20 +403,23 @@ static void render_server(out_t *o, const metrics_source_t *s)
 		struct stat st;
 		if (stat(file, &st) != 0)
 			continue;
-		char route[ER_LABEL_MAX], f[ER_LABEL_MAX];
-		put(o, "erdns_m365_list_age_seconds{route=\"%s\",file=\"%s\"} %.0f\n",
-		    esc(c->m365[i].route, route, sizeof(route)), esc(file, f, sizeof(f)),
-		    s->now_s - (double)st.st_mtime);
+		char view[ER_LABEL_MAX], route[ER_LABEL_MAX], f[ER_LABEL_MAX];
+		route_labels(s, metrics_route_index(c->m365[i].route_slot), view, route);
+		put(o, "erdns_m365_list_age_seconds{view=\"%s\",route=\"%s\",file=\"%s\"} %.0f\n",
+		    view, route, esc(file, f, sizeof(f)), s->now_s - (double)st.st_mtime);
 	}
 	family(o, "erdns_m365_list_version_info", "gauge",
 	       "The list version the refresh job recorded beside each imported list (value 1).");
 	for (size_t i = 0; i < c->n_m365; i++) {
 		const char *file = m365_import_file(c->m365[i].import);
-		char version[64], v[ER_LABEL_MAX], route[ER_LABEL_MAX];
+		char version[64], v[ER_LABEL_MAX], view[ER_LABEL_MAX], route[ER_LABEL_MAX];
 		metrics_m365_version(file, version, sizeof(version));
+		route_labels(s, metrics_route_index(c->m365[i].route_slot), view, route);
 		if (version[0])
-			put(o, "erdns_m365_list_version_info{route=\"%s\",version=\"%s\"} 1\n",
-			    esc(c->m365[i].route, route, sizeof(route)), esc(version, v, sizeof(v)));
+			put(o,
+			    "erdns_m365_list_version_info{view=\"%s\",route=\"%s\",version=\"%s\"} "
+			    "1\n",
+			    view, route, esc(version, v, sizeof(v)));
 	}
 }
 
@@ -399,6 +430,7 @@ char *metrics_render(const metrics_source_t *src, size_t *len)
 	render_counters(&o, src);
 	render_queries(&o, src);
 	render_answers(&o, src);
+	render_er_audit(&o, src);
 	render_upstreams(&o, src);
 	render_chains(&o, src);
 	render_cache(&o, src);

@@ -7,7 +7,8 @@
  * (STYLE habit 8). The labelled families sit beside them as fixed arrays,
  * bounded by construction: queries by transport and type, answers by route
  * slot, rcode and cache result, per upstream address (by health id),
- * failovers and answers per route chain. ops/exposition.c renders all of
+ * failovers and answers per route chain, ExpressRoute audit verdicts by
+ * route slot. ops/exposition.c renders all of
  * them from ER_METRICS_FAMILIES.
  *
  * Each worker owns one metrics_t (inside its own allocation, so no cache
@@ -109,6 +110,11 @@ enum { ER_TRANSPORT_UDP, ER_TRANSPORT_TCP, ER_TRANSPORT_COUNT };
 /* Upstream error rcodes counted per address (the outcome table's row). */
 enum { ER_UPERR_SERVFAIL, ER_UPERR_REFUSED, ER_UPERR_FORMERR, ER_UPERR_NOTIMP, ER_UPERR_COUNT };
 
+/* ExpressRoute audit verdicts counted per route (er_verdict_t INSIDE,
+ * OUTSIDE, NONE at index verdict - 1; UNJUDGED is never counted). */
+#define ER_METRICS_VERDICTS 3
+_Static_assert(ER_METRICS_VERDICTS == ER_VERDICT_COUNT - 1, "one cell per judged verdict");
+
 typedef struct metrics_upstream {
 	uint64_t queries; /* attempts sent to this address */
 	uint64_t timeouts;
@@ -131,6 +137,8 @@ typedef struct metrics {
 	/* forwarded answers per chain: [0] from its first group, [1] from a
 	 * later one (off the ExpressRoute path, for an m365 route) */
 	uint64_t chain_answers[ER_METRICS_CHAINS][2];
+	/* answers judged by the ExpressRoute audit, by route slot and verdict */
+	uint64_t er_audit[ER_METRICS_ROUTES][ER_METRICS_VERDICTS];
 	metrics_upstream_t upstream[ER_HEALTH_MAX_ADDRS];
 } metrics_t;
 

@@ -7,8 +7,8 @@
  * dropped at once, because a list lives as long as a config snapshot and
  * the tree with its positions is ten times the size of what we keep.
  * Validation is strict on the fields Microsoft documents as always present
- * (id, serviceArea, category, expressRoute, required) and on the type of
- * urls, because a list that does not look right (a 429 error body, a
+ * (id, serviceArea, category, expressRoute, required) and on the types of
+ * urls and ips, because a list that does not look right (a 429 error body, a
  * truncated download) must fail `erdns check` rather than silently route
  * nothing; fields we do not use are ignored, as the web service asks.
  */
@@ -176,24 +176,26 @@ static const cJSON *member(const struct parse_ctx *pc, const cJSON *obj, size_t 
 	return *rc == 0 ? m : NULL;
 }
 
-static int parse_urls(const struct parse_ctx *pc, const cJSON *urls, size_t i, m365_set_t *s)
+/* A non-empty string array (urls, ips) copied with the place of each string. */
+static int parse_strings(const struct parse_ctx *pc, const cJSON *arr, size_t i,
+			 const m365_set_t *s, const char *key, m365_url_t **out, size_t *n)
 {
-	if (urls == NULL)
+	if (arr == NULL)
 		return 0;
-	s->urls = calloc((size_t)cJSON_GetArraySize(urls) + 1, sizeof(*s->urls));
-	if (s->urls == NULL)
+	*out = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(**out));
+	if (*out == NULL)
 		return -ENOMEM;
-	for (const cJSON *u = urls->child; u != NULL; u = u->next) {
+	for (const cJSON *u = arr->child; u != NULL; u = u->next) {
 		if (!cJSON_IsString(u) || u->valuestring[0] == '\0')
 			return parse_error(pc, u,
-					   "endpoint set [%zu] (id %d): urls[%zu]: "
+					   "endpoint set [%zu] (id %d): %s[%zu]: "
 					   "expected a non-empty string",
-					   i, (int)s->id, s->n_urls);
-		m365_url_t *url = &s->urls[s->n_urls++];
-		url->text = strdup(u->valuestring);
-		if (url->text == NULL)
+					   i, (int)s->id, key, *n);
+		m365_url_t *item = &(*out)[(*n)++];
+		item->text = strdup(u->valuestring);
+		if (item->text == NULL)
 			return -ENOMEM;
-		json_pos_of(pc->pos, u, &url->line, &url->col);
+		json_pos_of(pc->pos, u, &item->line, &item->col);
 	}
 	return 0;
 }
@@ -224,6 +226,7 @@ static int parse_set(const struct parse_ctx *pc, const cJSON *obj, size_t i, m36
 	    member(pc, obj, i, "expressRoute", cJSON_IsBool, "true or false", true, &rc);
 	const cJSON *req = member(pc, obj, i, "required", cJSON_IsBool, "true or false", true, &rc);
 	const cJSON *urls = member(pc, obj, i, "urls", cJSON_IsArray, "an array", false, &rc);
+	const cJSON *ips = member(pc, obj, i, "ips", cJSON_IsArray, "an array", false, &rc);
 	if (rc == 0)
 		rc = parse_id(pc, id, i, s);
 	if (rc != 0)
@@ -238,7 +241,8 @@ static int parse_set(const struct parse_ctx *pc, const cJSON *obj, size_t i, m36
 		s->area_bit = M365_AREA_OTHER;
 	if (m365_category_parse(s->category, &s->category_bit) != 0)
 		s->category_bit = M365_CAT_OTHER;
-	return parse_urls(pc, urls, i, s);
+	rc = parse_strings(pc, urls, i, s, "urls", &s->urls, &s->n_urls);
+	return rc == 0 ? parse_strings(pc, ips, i, s, "ips", &s->ips, &s->n_ips) : rc;
 }
 
 static int check_unique_ids(const struct parse_ctx *pc, const m365_list_t *l, const cJSON *root)
@@ -370,6 +374,9 @@ void m365_list_free(m365_list_t *list)
 		for (size_t u = 0; u < s->n_urls; u++)
 			free(s->urls[u].text);
 		free(s->urls);
+		for (size_t u = 0; u < s->n_ips; u++)
+			free(s->ips[u].text);
+		free(s->ips);
 		free(s->area);
 		free(s->category);
 	}

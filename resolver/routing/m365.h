@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "routing/prefixset.h"
 #include "routing/ruleset.h"
 
 #define ER_M365_FILE_MAX    (16u << 20) /* the 2026 Worldwide list is 25 KB */
@@ -50,6 +51,7 @@ typedef struct m365_filter {
 
 #define ER_M365_FILTER_DEFAULT ((m365_filter_t){.is_expressroute = true})
 
+/* One string of an endpoint set (a URL, an IP prefix) and its place. */
 typedef struct m365_url {
 	char *text;	    /* as written in the file */
 	uint32_t line, col; /* where it is in the file */
@@ -64,6 +66,8 @@ typedef struct m365_set {
 	bool is_expressroute, is_required;
 	size_t n_urls;
 	m365_url_t *urls;
+	size_t n_ips;
+	m365_url_t *ips;    /* IPv4 and IPv6 prefixes, checked by m365_prefixes */
 	uint32_t line, col; /* the set object */
 } m365_set_t;
 
@@ -105,6 +109,17 @@ rule_kind_t m365_url_pattern(const char *url, char *out, size_t outlen);
 /* A name the URL stands for, to test how it is routed: the host itself;
  * "*.x" -> "probe.x"; any other '*' replaced by "probe". */
 void m365_url_probe(const char *url, char *out, size_t outlen);
+
+/*
+ * The ExpressRoute audit's prefixes (SPEC 2.2): the `ips` of the sets f
+ * selects that are flagged expressRoute (whatever f->is_expressroute says:
+ * only those are carried by Microsoft peering), tagged with their set ids.
+ * Returns 0 with *out finished (caller frees with prefixset_free; it may be
+ * empty: a list fetched without IPs); -EINVAL with "NAME:LINE:COL: endpoint
+ * set id N: ips \"...\": not an address prefix ..." in err; -ENOMEM.
+ */
+int m365_prefixes(const m365_list_t *list, const m365_filter_t *f, prefixset_t **out, char *err,
+		  size_t errlen);
 
 /* What one import did, for `erdns check`. */
 typedef struct m365_report {

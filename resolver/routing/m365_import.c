@@ -59,6 +59,7 @@ struct url_rule {
 	const m365_url_t *url;
 	const char *detail; /* "Exchange/Optimize url=..." */
 	const char *text;   /* the URL as written, shown instead of the "=host" pattern */
+	bool is_exception;  /* routes to the default: left out by the filter */
 };
 
 /* What one import run needs. */
@@ -151,6 +152,7 @@ static int add_rule(const struct run *r, ruleset_t *rs, const struct url_rule *u
 	    .detail = ur->detail,
 	    .text = ur->text,
 	    .route_slot = r->args->route_slot,
+	    .is_exception = ur->is_exception,
 	};
 	size_t before = ruleset_count(rs);
 	int rc = ruleset_add(rs, pattern, action, &origin, msg, sizeof(msg));
@@ -271,6 +273,7 @@ static int maybe_exception(const struct run *r, const struct ref *ref)
 	struct url_rule ur = {
 	    .set = s,
 	    .url = ref->url,
+	    .is_exception = true,
 	    .detail = strvec_push(
 		&r->imp->details,
 		"exception: %s/%s url=%s left out by the filter, under %s (m365:%d)", s->area,

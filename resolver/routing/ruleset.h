@@ -42,6 +42,10 @@ typedef struct rule_origin {
 	/* The metrics route slot of the route this rule came from
 	 * (config_t.route_slots): the `route` label of erdns_answers_total. */
 	uint16_t route_slot;
+	/* An m365 exception rule: a name the import's filter left out, routed
+	 * to the default path, not to the route's chain (the query log's `er`
+	 * is "n/a" for it). */
+	bool is_exception;
 } rule_origin_t;
 
 typedef struct rule {

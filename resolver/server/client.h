@@ -46,6 +46,10 @@ typedef struct query_event {
 	int upstream; /* health id of the server that answered, -1: none */
 	unsigned rcode; /* of the reply sent */
 	cache_result_kind_t cache;
+	/* er_word_t (routing/er_audit.h): SPEC 4's `er`, as the CHAOS answer
+	 * says it, for this answer: n/a off m365 routes (and for answers erdns
+	 * gives itself), else inside/outside/off/unknown */
+	uint8_t er;
 } query_event_t;
 
 typedef struct reply_sink {

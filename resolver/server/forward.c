@@ -31,6 +31,13 @@
  * (SPEC 2.2). A forward keeps the snapshot it started under: its chain
  * index and cache key belong to that snapshot's route epoch.
  *
+ * For a name an m365 route decided, every answer from the chain's first
+ * group is judged by the ExpressRoute audit (server/audit.c) before the
+ * table is consulted; under `audit: fallback` an outside answer is the
+ * table's `outside` row and moves the query to the next group, within the
+ * same budgets as any failover. The verdict is cached with the answer, so
+ * cache hits report it without judging again.
+ *
  * forward_t owns no libuv handle (the outbound layer owns its own), so it
  * can be freed the moment it finishes or is cancelled.
  */
@@ -41,6 +48,7 @@
 
 #include "dns/dname.h"
 #include "dns/reply.h"
+#include "server/audit.h"
 #include "server/waiter.h"
 #include "upstream/outcome.h"
 #include "upstream/select.h"
@@ -81,6 +89,7 @@ struct forward {
 	bool saw_timeout, saw_network_error;
 	dns_query_t q; /* what is asked upstream; points into pkt */
 	uint32_t chain;
+	const config_m365_t *audit; /* the m365 route that decided it (of config), or NULL */
 	size_t chain_pos;
 	uint32_t excluded; /* servers of the current group not to ask again */
 	uint8_t order[ER_GROUP_MAX_SERVERS];
@@ -204,11 +213,13 @@ static cache_key_t key_of(const forward_t *fw)
 
 /* --- endings ------------------------------------------------------------- */
 
+/* er: the answer's er_word_t; for a question off the m365 routes, n/a. */
 static answer_info_t info_of(const forward_t *fw, int upstream, bool is_fallback,
-			     cache_result_kind_t cache)
+			     cache_result_kind_t cache, er_word_t er)
 {
 	return (answer_info_t){ .config = fw->config, .chain = fw->chain, .upstream = upstream,
-				.is_fallback = is_fallback, .cache = cache };
+				.is_fallback = is_fallback, .cache = cache,
+				.er = (uint8_t)(fw->audit ? er : ER_WORD_NA) };
 }
 
 /* RFC 9520: the chain failed; remember it for this question so that the
@@ -241,7 +252,9 @@ static bool answer_from_cache(forward_t *fw)
 		return false;
 	if (r == CACHE_STALE)
 		metrics_add(&stats_of(fw)->stale_sent, fw->n_waiters);
-	answer_info_t info = info_of(fw, -1, false, r == CACHE_STALE ? ER_CACHE_STALE : ER_CACHE_HIT);
+	answer_info_t info =
+		info_of(fw, -1, false, r == CACHE_STALE ? ER_CACHE_STALE : ER_CACHE_HIT,
+			er_word_of(copy.is_fallback, copy.er_verdict));
 	waiters_answer(&f->env.sink, take_waiters(fw), reply_buf, copy.len,
 		       r == CACHE_STALE ? EDE_STALE_ANSWER : ER_EDE_NONE, &info);
 	return true;
@@ -260,17 +273,24 @@ static void fail(forward_t *fw)
 	int ede = fw->saw_timeout	  ? EDE_NO_REACHABLE_AUTHORITY
 		  : fw->saw_network_error ? EDE_NETWORK_ERROR
 					  : ER_EDE_NONE;
-	answer_info_t info = info_of(fw, -1, false, ER_CACHE_MISS);
+	answer_info_t info = info_of(fw, -1, false, ER_CACHE_MISS, ER_WORD_UNKNOWN);
 	waiters_fail(&f->env.sink, take_waiters(fw), ede, &info);
 	unlink_and_free(fw);
 }
 
-/* resp belongs to the attempt that just answered (upstream: its health
- * id); an answer from a later group is copied and its TTLs lowered to
- * fallback_ttl_s (SPEC 2.2). */
-static void relay(forward_t *fw, const uint8_t *resp, size_t len, int upstream, bool is_fallback)
+/* Where a relayed answer came from. */
+typedef struct relayed {
+	int upstream; /* health id of the server */
+	bool is_fallback; /* a later group than the chain's first */
+	er_verdict_t verdict; /* the ExpressRoute audit's */
+} relayed_t;
+
+/* resp belongs to the attempt that just answered; an answer from a later
+ * group is copied and its TTLs lowered to fallback_ttl_s (SPEC 2.2). */
+static void relay(forward_t *fw, const uint8_t *resp, size_t len, const relayed_t *from)
 {
 	forwarder_t *f = fw->owner;
+	bool is_fallback = from->is_fallback;
 	metrics_add(&stats_of(fw)->chain_answers[metrics_chain_index(fw->chain)][is_fallback], 1);
 	if (is_fallback && len <= sizeof(reply_buf)) {
 		memcpy(reply_buf, resp, len);
@@ -284,11 +304,13 @@ static void relay(forward_t *fw, const uint8_t *resp, size_t len, int upstream, 
 			.resp = resp,
 			.resp_len = len,
 			.is_fallback = is_fallback,
+			.er_verdict = (uint8_t)from->verdict,
 		};
 		(void)cache_insert(f->env.cache, &ins, now_ms(f)); /* "not cacheable" is fine */
 	}
 	cancel_attempts(fw); /* not the one that answered: resp stays valid */
-	answer_info_t info = info_of(fw, upstream, is_fallback, ER_CACHE_MISS);
+	answer_info_t info = info_of(fw, from->upstream, is_fallback, ER_CACHE_MISS,
+				     er_word_of(is_fallback, from->verdict));
 	waiters_answer(&f->env.sink, take_waiters(fw), resp, len, ER_EDE_NONE, &info);
 	unlink_and_free(fw);
 }
@@ -416,6 +438,28 @@ static void on_attempt_slow(void *owner)
 	}
 }
 
+/* The ExpressRoute audit of an answer from the chain's first group (SPEC
+ * 2.2): its verdict, and under `audit: fallback` an outside answer becomes
+ * the outcome table's `outside` row. */
+static er_verdict_t audit_of(forward_t *fw, const attempt_slot_t *slot, const uint8_t *resp,
+			     size_t len, outcome_t *outcome)
+{
+	if (fw->audit == NULL || slot->chain_pos != 0 || *outcome != OUTCOME_ANSWER)
+		return ER_VERDICT_UNJUDGED;
+	audit_answer_t a = {
+		.route = fw->audit,
+		.q = &fw->q,
+		.resp = resp,
+		.len = len,
+		.upstream = (const struct sockaddr *)&group_at(fw, 0)->servers[slot->server],
+		.stats = stats_of(fw),
+		.now_ms = now_ms(fw->owner),
+	};
+	er_verdict_t v = audit_answer(&a);
+	*outcome = outcome_audit(*outcome, v, fw->audit->audit);
+	return v;
+}
+
 static void on_attempt_done(void *owner, int status, const uint8_t *resp, size_t len,
 			    uint32_t rtt_us)
 {
@@ -425,6 +469,7 @@ static void on_attempt_done(void *owner, int status, const uint8_t *resp, size_t
 	if (fw->current == slot)
 		fw->current = NULL;
 	outcome_t outcome = outcome_classify(status, resp, len);
+	er_verdict_t verdict = audit_of(fw, slot, resp, len, &outcome);
 	if (outcome == OUTCOME_TIMEOUT && !slot->is_slow) /* a slow one was counted */
 		metrics_add(&stats_of(fw)->upstream[slot_health_id(slot)].timeouts, 1);
 	count_outcome(fw, slot_health_id(slot), outcome, resp, rtt_us);
@@ -433,8 +478,20 @@ static void on_attempt_done(void *owner, int status, const uint8_t *resp, size_t
 	case QUERY_RELAY:
 		if (slot->is_slow)
 			metrics_add(&stats_of(fw)->late_answers, 1);
-		relay(fw, resp, len, slot_health_id(slot), slot->chain_pos > 0);
+		relay(fw, resp, len,
+		      &(relayed_t){ .upstream = slot_health_id(slot),
+				    .is_fallback = slot->chain_pos > 0,
+				    .verdict = verdict });
 		return;
+	case QUERY_NEXT_GROUP:
+		/* A late answer from a group the walk has left changes nothing:
+		 * the group it is asking now stands. */
+		if (slot->chain_pos == fw->chain_pos && !is_last_group(fw)) {
+			fw->current = NULL; /* this group's other attempts may linger */
+			next_group(fw);
+			return;
+		}
+		break;
 	case QUERY_NEXT_SERVER_ONCE:
 		metrics_add(&stats_of(fw)->upstream_servfail, 1);
 		if (slot->chain_pos == fw->chain_pos)
@@ -615,9 +672,21 @@ static uint32_t question_hash(const dns_query_t *q, uint32_t chain)
 	return h;
 }
 
-static bool same_question(const forward_t *fw, const dns_query_t *q, uint32_t chain)
+/* A question as the in-flight table knows it. Two questions share one
+ * upstream query only when the same m365 route (or none) audits both: the
+ * verdict, and under `audit: fallback` the answer itself, depend on it. */
+typedef struct question {
+	const dns_query_t *q;
+	uint32_t chain;
+	const config_m365_t *audit;
+	uint32_t hash; /* question_hash, 0 when not shared */
+} question_t;
+
+static bool same_question(const forward_t *fw, const question_t *k)
 {
-	return fw->chain == chain && fw->q.qtype == q->qtype && fw->q.qclass == q->qclass &&
+	const dns_query_t *q = k->q;
+	return fw->chain == k->chain && fw->audit == k->audit && fw->q.qtype == q->qtype &&
+	       fw->q.qclass == q->qclass &&
 	       fw->q.edns_do == q->edns_do &&
 	       (fw->q.flags & DNS_FLAG_CD) == (q->flags & DNS_FLAG_CD) &&
 	       dname_equal(fw->q.qname, q->qname);
@@ -625,13 +694,12 @@ static bool same_question(const forward_t *fw, const dns_query_t *q, uint32_t ch
 
 /* An identical question on the same route, started under the current
  * snapshot (never one from before a reload), with room for a waiter. */
-static forward_t *find_inflight(forwarder_t *f, const dns_query_t *q, uint32_t chain,
-				uint32_t hash)
+static forward_t *find_inflight(forwarder_t *f, const question_t *k)
 {
-	for (forward_t *fw = f->buckets[hash & (ER_INFLIGHT_BUCKETS - 1)]; fw;
+	for (forward_t *fw = f->buckets[k->hash & (ER_INFLIGHT_BUCKETS - 1)]; fw;
 	     fw = fw->bucket_next) {
-		if (fw->hash == hash && fw->config == f->config &&
-		    fw->n_waiters < ER_MAX_WAITERS && same_question(fw, q, chain))
+		if (fw->hash == k->hash && fw->config == f->config &&
+		    fw->n_waiters < ER_MAX_WAITERS && same_question(fw, k))
 			return fw;
 	}
 	return NULL;
@@ -643,14 +711,13 @@ bool forward_is_shareable(const config_t *c, const dns_query_t *q, uint32_t chai
 }
 
 static bool join_inflight(forwarder_t *f, const client_t *client, const query_meta_t *meta,
-			  const uint8_t *pkt, size_t len, const dns_query_t *q, uint32_t chain,
-			  uint32_t hash)
+			  const uint8_t *pkt, size_t len, const question_t *k)
 {
-	forward_t *fw = find_inflight(f, q, chain, hash);
+	forward_t *fw = find_inflight(f, k);
 	if (fw == NULL)
 		return false;
 	if (client) {
-		waiter_t *wt = waiter_new(client, pkt, len, q, meta);
+		waiter_t *wt = waiter_new(client, pkt, len, k->q, meta);
 		if (wt == NULL)
 			return true; /* dropped: out of memory */
 		waiter_set_next(wt, fw->waiters);
@@ -662,8 +729,9 @@ static bool join_inflight(forwarder_t *f, const client_t *client, const query_me
 }
 
 static forward_t *forward_new(forwarder_t *f, const uint8_t *pkt, size_t len,
-			      const dns_query_t *q, uint32_t chain)
+			      const question_t *k)
 {
+	const dns_query_t *q = k->q;
 	forward_t *fw = malloc(sizeof(*fw) + len);
 	if (fw == NULL)
 		return NULL;
@@ -675,7 +743,9 @@ static forward_t *forward_new(forwarder_t *f, const uint8_t *pkt, size_t len,
 	fw->q.ecs = q->ecs ? fw->pkt + (q->ecs - pkt) : NULL;
 	fw->owner = f;
 	fw->config = config_ref(f->config);
-	fw->chain = chain;
+	fw->chain = k->chain;
+	fw->audit = k->audit;
+	fw->hash = k->hash;
 	fw->deadline_ms = now_ms(f) + f->config->query_timeout_ms;
 	return fw;
 }
@@ -701,14 +771,16 @@ void forward_start(forwarder_t *f, const client_t *client, const query_meta_t *m
 {
 	metrics_t *stats = f->env.sink.stats;
 	bool shared = forward_is_shareable(f->config, q, chain);
-	uint32_t hash = shared ? question_hash(q, chain) : 0;
-	if (shared && join_inflight(f, client, meta, pkt, len, q, chain, hash))
+	question_t k = { .q = q, .chain = chain,
+			 .audit = config_m365_of(f->config, meta ? meta->rule : NULL),
+			 .hash = shared ? question_hash(q, chain) : 0 };
+	if (shared && join_inflight(f, client, meta, pkt, len, &k))
 		return;
 	if (f->n_inflight >= f->env.max_inflight) {
 		metrics_add(&stats->overload_dropped, 1);
 		return;
 	}
-	forward_t *fw = forward_new(f, pkt, len, q, chain);
+	forward_t *fw = forward_new(f, pkt, len, &k);
 	waiter_t *wt = client ? waiter_new(client, pkt, len, q, meta) : NULL;
 	if (fw == NULL || (client && wt == NULL)) {
 		metrics_add(&stats->overload_dropped, 1);
@@ -721,7 +793,6 @@ void forward_start(forwarder_t *f, const client_t *client, const query_meta_t *m
 	fw->waiters = wt;
 	fw->n_waiters = wt ? 1 : 0;
 	fw->is_shared = shared;
-	fw->hash = hash;
 	track(f, fw);
 	metrics_add(&stats->forwarded, 1);
 	if (client == NULL)

@@ -68,8 +68,9 @@ bool forward_is_shareable(const config_t *c, const dns_query_t *q, uint32_t chai
 
 /* Forwards q (pointing into pkt; both copied) on chain of the forwarder's
  * config; meta (copied; may be NULL) says how it was routed, for the query
- * events. client NULL is a prefetch: nobody waits, the answer refreshes the
- * cache. */
+ * events and the ExpressRoute audit (meta->rule: an m365 route's rule is
+ * audited; without meta nothing is). client NULL is a prefetch: nobody
+ * waits, the answer refreshes the cache. */
 void forward_start(forwarder_t *f, const client_t *client, const query_meta_t *meta,
 		   const uint8_t *pkt, size_t len, const dns_query_t *q, uint32_t chain);
 /* Cancels every forwarded query without replying (shutdown). */

@@ -17,6 +17,8 @@
 #include "config/describe.h"
 #include "dns/chaos.h"
 #include "dns/reply.h"
+#include "ops/querylog.h"
+#include "server/audit.h"
 #include "server/forward.h"
 #include "server/tcp_listener.h"
 #include "server/udp_listener.h"
@@ -30,6 +32,7 @@ typedef struct pipeline {
 	const client_t *client;
 	const dns_query_t *q;
 	query_meta_t meta;
+	er_word_t er; /* of a cached answer on an m365 route; n/a otherwise */
 } pipeline_t;
 
 static _Thread_local uint8_t out_buf[ER_REPLY_MAX];
@@ -50,12 +53,16 @@ void query_record(void *worker, const query_event_t *ev)
 	metrics_t *m = worker_stats(worker);
 	unsigned route = metrics_route_index(ev->meta->route_slot);
 	metrics_add(&m->answers[route][metrics_rcode_index(ev->rcode)][ev->cache], 1);
+	/* received_ns is set only while log.queries is on (query_receive): this
+	 * is the one branch a query pays for the query log when it is off. */
+	if (ev->meta->received_ns != 0)
+		querylog_submit(worker_querylog(worker), worker_index(worker), ev, uv_hrtime(), m);
 }
 
-/* Sends msg and records it: answered by erdns itself unless the cache
- * answered (chain is then the route's). */
-static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_result_kind_t cache,
-		  uint32_t chain)
+/* Sends msg and records it with rcode: answered by erdns itself unless
+ * the cache answered (chain is then the route's). */
+static void reply_rcode(const pipeline_t *p, const uint8_t *msg, size_t len,
+			cache_result_kind_t cache, uint32_t chain, unsigned rcode)
 {
 	query_reply(p->w, p->client, msg, len);
 	query_event_t ev = {
@@ -66,17 +73,26 @@ static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_res
 		.chain = chain,
 		.is_routed = cache == ER_CACHE_HIT,
 		.upstream = -1,
-		.rcode = DNS_RCODE(wire_read_u16(msg + 2)),
+		.rcode = rcode,
 		.cache = cache,
+		.er = (uint8_t)p->er,
 	};
 	query_record(p->w, &ev);
 }
 
+static void reply(const pipeline_t *p, const uint8_t *msg, size_t len, cache_result_kind_t cache,
+		  uint32_t chain)
+{
+	reply_rcode(p, msg, len, cache, chain, DNS_RCODE(wire_read_u16(msg + 2)));
+}
+
+/* rcode as sent: BADVERS's upper bits are in the OPT record (RFC 6891
+ * 6.1.3), its header says NOERROR. */
 static void reply_error_ede(pipeline_t *p, int rcode, int ede)
 {
 	size_t len = reply_build_error(p->q, rcode, ede, out_buf, sizeof(out_buf));
 	if (len > 0)
-		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
+		reply_rcode(p, out_buf, len, ER_CACHE_LOCAL, 0, (unsigned)rcode);
 }
 
 static void reply_error(pipeline_t *p, int rcode)
@@ -95,28 +111,37 @@ static void reply_badkey(pipeline_t *p)
 		reply(p, out_buf, len, ER_CACHE_LOCAL, 0);
 }
 
-/* The routing check: the offline description plus the live view of the
- * first group (which server a query would ask now, and its RTT). */
-static void describe_live(const pipeline_t *p, char *text, size_t len)
+/* The live view of the first group: which server a query would ask now,
+ * and its RTT. Returns the length written. */
+static size_t describe_upstream(const pipeline_t *p, const route_description_t *d, char *text,
+				size_t len)
 {
-	const config_t *c = p->c;
-	route_description_t d;
-	describe_route(c, p->q->qname, (const struct sockaddr *)&p->client->addr, &d);
-	size_t used = describe_route_text(c, &d, text, len);
-	if (d.is_local)
-		return;
-	size_t gi = d.chain->groups[0];
+	size_t gi = d->chain->groups[0];
 	int s = forwarder_preferred_server(worker_forwarder(p->w), gi, uv_now(worker_loop(p->w)));
 	if (s < 0)
-		return;
-	const config_group_t *g = &c->groups[gi];
+		return 0;
+	const config_group_t *g = &p->c->groups[gi];
 	char addr[ER_SOCKADDR_TEXT_MAX];
 	sockaddr_format((const struct sockaddr *)&g->servers[s], addr, sizeof(addr));
 	int32_t rtt = rtt_srtt_ms(health_view_rtt(worker_health_view(p->w), g->health_ids[s]));
-	if (rtt >= 0)
-		snprintf(text + used, len - used, " upstream=%s rtt_ms=%d", addr, (int)rtt);
-	else
-		snprintf(text + used, len - used, " upstream=%s rtt_ms=unknown", addr);
+	int n = rtt >= 0 ? snprintf(text, len, " upstream=%s rtt_ms=%d", addr, (int)rtt)
+			 : snprintf(text, len, " upstream=%s rtt_ms=unknown", addr);
+	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+/* The routing check: the offline description, the live view of the first
+ * group, and the ExpressRoute audit's word on what is cached. */
+static void describe_live(const pipeline_t *p, char *text, size_t len)
+{
+	route_description_t d;
+	describe_route(p->c, p->q->qname, (const struct sockaddr *)&p->client->addr, &d);
+	size_t used = describe_route_text(p->c, &d, text, len);
+	if (!d.is_local)
+		used += describe_upstream(p, &d, text + used, len - used);
+	er_word_t er = d.is_local ? ER_WORD_NA
+				  : audit_cached_er(worker_cache(p->w), p->c, &d.decision, p->q->qname,
+						    uv_now(worker_loop(p->w)));
+	snprintf(text + used, len - used, " er=%s", er_word_name(er));
 }
 
 static void answer_chaos(pipeline_t *p)
@@ -176,9 +201,12 @@ static bool answer_from_cache(pipeline_t *p, const uint8_t *pkt, size_t len, uin
 	if (out == 0)
 		return false;
 	metrics_add(&p->m->cache_answers, 1);
+	if (config_m365_of(p->c, p->meta.rule) != NULL)
+		p->er = er_word_of(copy.is_fallback, copy.er_verdict);
 	reply(p, out_buf, out, ER_CACHE_HIT, chain);
+	/* with meta: a refreshed answer of an m365 route is judged again */
 	if (copy.should_prefetch && p->c->cache.prefetch)
-		forward_start(worker_forwarder(p->w), NULL, NULL, pkt, len, p->q, chain);
+		forward_start(worker_forwarder(p->w), NULL, &p->meta, pkt, len, p->q, chain);
 	return true;
 }
 

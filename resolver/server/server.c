@@ -16,7 +16,8 @@
  * from then on every answer follows the new routes). A reload that
  * renumbers the route chains starts a new route epoch, which is part of
  * every cache key: nothing fetched under the old routes is found under the
- * new ones, even an answer that arrives after the swap. Listener and thread
+ * new ones, even an answer that arrives after the swap (so does a reload
+ * that changes what the ExpressRoute audit judges by). Listener and thread
  * changes need a restart (the sockets were bound with the old privileges);
  * the reload says so in the log. SIGHUP and `erdns ctl reload` run the same
  * reload(), which returns what changed (config/diff.h) or the error.
@@ -28,6 +29,13 @@
  * same milestones: READY=1 once every worker runs, RELOADING=1 and READY=1
  * around each reload, STOPPING=1 on SIGTERM/SIGINT, and WATCHDOG=1 from a
  * timer on this loop when the unit asks for a watchdog.
+ *
+ * The query log (ops/querylog.h) is the server's too: its writer thread runs
+ * from start to stop, idle while log.queries is off. Its file is opened
+ * after the privilege drop, by the user that will reopen it (SIGUSR1 and
+ * `erdns ctl reopen`, for logrotate); a reload that turns it on or off or
+ * names another file opens or closes it before the workers take the new
+ * snapshot. It stops after the workers, whose lanes it drains.
  *
  * metrics.listen (SPEC 4) is served by ops/http.c on a thread of its own,
  * bound here with the DNS sockets and started once the workers run. What
@@ -54,6 +62,7 @@
 #include "ops/control.h"
 #include "ops/notify.h"
 #include "ops/http.h"
+#include "ops/querylog.h"
 #include "server/forward.h"
 #include "server/worker.h"
 #include "upstream/health_table.h"
@@ -68,9 +77,11 @@ typedef struct server {
 	config_t *config;
 	cache_t *cache; /* shared by the workers (lock-striped, cache.c) */
 	health_table_t *health; /* shared by the workers, by upstream address */
+	querylog_t *querylog; /* shared by the workers, a lane each */
 	worker_t **workers;
 	unsigned n_workers;
 	unsigned n_started; /* workers running: their counters may be read */
+	size_t max_inflight; /* forwarded queries per worker, from the fd limit */
 	control_t *control; /* NULL: not configured or could not be bound */
 	uint64_t started_ms; /* uv_now at start, for the uptime */
 	/* "serving ADDR... (udp+tcp), N worker thread(s)": the log's ready line
@@ -112,11 +123,25 @@ static void grow_receive_buffer(int fd)
  * (which needs no privilege), as Unbound does for its outgoing ports. */
 #define ER_FD_LIMIT_CEILING ((rlim_t)1 << 20) /* fs.nr_open's default */
 
-static void raise_fd_limit(unsigned n_workers)
+/* Descriptors a worker holds besides its upstream queries' UDP sockets and
+ * its listeners: its loop's own (epoll, eventfd) and a share of client and
+ * upstream TCP connections. Not their maxima (ER_TCP_MAX_CONNS client
+ * connections, 64 pooled upstream ones): a worker rarely holds them all,
+ * and reserving them would starve small limits; past the limit an accept
+ * or a connect fails and is counted, the query path goes on. */
+#define ER_FD_RESERVE_PER_WORKER 96
+/* The process's own: stdio, the control socket and its clients, the HTTP
+ * endpoint, the query log, files read on reload. */
+#define ER_FD_RESERVE_PROCESS 128
+/* Fewer upstream queries in flight than this per worker is a limit an
+ * operator must raise, not a sizing. */
+#define ER_INFLIGHT_FLOOR 256
+
+static rlim_t raise_fd_limit(void)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
+		return 1024;
 	rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > ER_FD_LIMIT_CEILING
 			      ? ER_FD_LIMIT_CEILING
 			      : rl.rlim_max;
@@ -130,12 +155,35 @@ static void raise_fd_limit(unsigned n_workers)
 				 (unsigned long long)old, (unsigned long long)want);
 		}
 	}
-	rlim_t need = (rlim_t)n_workers * ER_MAX_INFLIGHT_DEFAULT;
-	if (rl.rlim_cur < need)
-		log_warn("file descriptors: the limit of %llu is below the %llu upstream queries "
-			 "%u worker(s) may have in flight; beyond it queries get SERVFAIL "
-			 "(raise LimitNOFILE or ulimit -Hn)",
-			 (unsigned long long)rl.rlim_cur, (unsigned long long)need, n_workers);
+	return rl.rlim_cur;
+}
+
+/*
+ * The in-flight cap per worker, from the descriptors the process really
+ * has (every upstream query in flight holds a UDP socket): a worker that
+ * stops taking new forwards at its cap drops a query the client retries,
+ * where one that runs out of descriptors answers SERVFAIL. Said once, at
+ * info level; a warning only when the limit is too low to size sensibly.
+ */
+static size_t size_inflight(unsigned n_workers, size_t n_listen)
+{
+	rlim_t limit = raise_fd_limit();
+	rlim_t reserve = ER_FD_RESERVE_PROCESS +
+			 (rlim_t)n_workers * (ER_FD_RESERVE_PER_WORKER + 2 * n_listen);
+	rlim_t per = limit > reserve ? (limit - reserve) / n_workers : 0;
+	if (per > ER_MAX_INFLIGHT_DEFAULT)
+		per = ER_MAX_INFLIGHT_DEFAULT;
+	if (per < ER_INFLIGHT_FLOOR) {
+		log_warn("file descriptors: a limit of %llu leaves %llu upstream queries in flight "
+			 "per worker; raise LimitNOFILE or ulimit -Hn",
+			 (unsigned long long)limit, (unsigned long long)per);
+		if (per == 0)
+			per = 1;
+	}
+	log_info("forwarded queries in flight: at most %llu per worker (%u workers, file "
+		 "descriptor limit %llu)",
+		 (unsigned long long)per, n_workers, (unsigned long long)limit);
+	return (size_t)per;
 }
 
 static int open_socket(const struct sockaddr *addr, int type, char *err, size_t errlen)
@@ -229,6 +277,30 @@ static int reload_failed(char *msg, size_t len, const char *err)
 	return -1;
 }
 
+static bool same_string(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* log.queries and log.query_file of c; old is the snapshot before a
+ * reload (NULL at start). */
+static void apply_querylog(server_t *s, const config_t *old, const config_t *c)
+{
+	if (old && old->log_queries == c->log_queries &&
+	    (!c->log_queries || same_string(old->query_file, c->query_file)))
+		return;
+	const char *to = c->query_file ? c->query_file : "stderr";
+	int rc = querylog_configure(s->querylog, c->log_queries, c->query_file);
+	if (rc < 0)
+		log_error("query log: cannot open %s: %s; its lines are dropped (querylog_dropped) "
+			  "until a reopen (SIGUSR1) or a reload opens it",
+			  to, strerror(-rc));
+	else if (c->log_queries)
+		log_info("query log: writing to %s", to);
+	else if (old)
+		log_info("query log: off");
+}
+
 /* The parts a restart would apply, and only the log says so. */
 static void warn_restart_needed(const cJSON *diff)
 {
@@ -293,14 +365,20 @@ static int apply_reload(server_t *s, char *msg, size_t len, cJSON **changes)
 	}
 	warn_restart_needed(diff);
 	log_set_level(next->log_level);
+	apply_querylog(s, s->config, next);
 	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
-	bool renumbered = !config_same_chains(s->config, next);
+	/* New ExpressRoute prefixes count as new routes: verdicts cached, and
+	 * answers kept or passed over for them, belong to the old prefixes. */
+	bool renumbered =
+		!config_same_chains(s->config, next) || !config_same_audit(s->config, next);
 	next->route_epoch = s->config->route_epoch + (renumbered ? 1 : 0);
 	swap_in(s, next);
 	/* Unreachable under the new epoch anyway: give the memory back. */
 	size_t flushed = renumbered ? cache_flush_all(s->cache) : 0;
 	if (renumbered)
-		log_info("reload: routes changed, %zu cache entries flushed", flushed);
+		log_info("reload: routes or ExpressRoute prefixes changed, %zu cache entries "
+			 "flushed",
+			 flushed);
 	cJSON_AddNumberToObject(diff, "cache_flushed", (double)flushed);
 	publish_config(s, next);
 	char summary[512];
@@ -332,12 +410,30 @@ static int reload(server_t *s, char *msg, size_t len, cJSON **changes)
 	return rc;
 }
 
-int server_reopen_logs(char *msg, size_t len)
+/*
+ * Reopens the log files (SIGUSR1, `erdns ctl reopen`; for logrotate): the
+ * query log's file, by its name. erdns's own log is stderr, which systemd
+ * or the shell own. Returns 0 with what was done in msg, or a negative
+ * errno with the error (the query log then drops its lines, counted, until
+ * a reopen or a reload opens the file).
+ */
+static int reopen_logs(server_t *s, char *msg, size_t len)
 {
-	/* erdns writes only to stderr so far, which is not reopened (systemd or
-	 * the shell own it); the query log (log.query_file) will hook in here. */
-	snprintf(msg, len, "no log file to reopen");
-	log_info("reopen: no log file to reopen");
+	const config_t *c = s->config;
+	if (!c->log_queries || c->query_file == NULL) {
+		snprintf(msg, len, "no log file to reopen");
+		log_info("reopen: no log file to reopen");
+		return 0;
+	}
+	int rc = querylog_reopen(s->querylog);
+	if (rc < 0) {
+		snprintf(msg, len, "cannot reopen %s: %s; query log lines are dropped until a "
+			 "reopen or a reload opens it", c->query_file, strerror(-rc));
+		log_error("reopen: %s", msg);
+		return rc;
+	}
+	snprintf(msg, len, "reopened %s", c->query_file);
+	log_info("reopen: %s", msg);
 	return 0;
 }
 
@@ -362,7 +458,7 @@ static void on_signal(uv_signal_t *handle, int signum)
 		return;
 	}
 	if (signum == SIGUSR1) {
-		(void)server_reopen_logs(msg, sizeof(msg));
+		(void)reopen_logs(s, msg, sizeof(msg)); /* it logs either way */
 		return;
 	}
 	log_info("stopping on signal %d", signum);
@@ -394,8 +490,7 @@ static int env_reload(void *ctx, char *msg, size_t len, cJSON **changes)
 
 static int env_reopen(void *ctx, char *msg, size_t len)
 {
-	(void)ctx;
-	return server_reopen_logs(msg, len);
+	return reopen_logs(ctx, msg, len);
 }
 
 static bool env_is_serving(void *ctx)
@@ -461,8 +556,10 @@ static void watch_signal(server_t *s, uv_signal_t *h, int signum)
 static unsigned start_workers(server_t *s, int *fds)
 {
 	size_t n_listen = s->config->n_listen, per_worker = 2 * n_listen;
-	worker_shared_t shared = { .cache = s->cache, .health = s->health,
-				   .max_inflight = ER_MAX_INFLIGHT_DEFAULT };
+	worker_shared_t shared = { .cache = s->cache,
+				   .health = s->health,
+				   .max_inflight = s->max_inflight,
+				   .querylog = s->querylog };
 	unsigned built = 0;
 	for (; built < s->n_workers; built++) {
 		int udp[ER_LISTEN_MAX], tcp[ER_LISTEN_MAX];
@@ -577,6 +674,8 @@ static int serve(server_t *s, int *fds, int control_fd)
 			status = 1;
 		worker_free(s->workers[i]);
 	}
+	querylog_free(s->querylog); /* after the workers: it drains their lanes */
+	s->querylog = NULL;
 	if (uv_loop_close(&s->loop) != 0) {
 		log_error("main loop closed with handles still open");
 		status = 1;
@@ -652,9 +751,11 @@ int server_run(config_t *config)
 	s.stats = calloc(s.n_workers, sizeof(*s.stats));
 	s.cache = cache_new(&config->cache, 0);
 	s.health = health_table_new();
-	raise_fd_limit(s.n_workers);
+	querylog_params_t qlp = { .n_lanes = s.n_workers, .health = s.health };
+	s.querylog = querylog_new(&qlp);
+	s.max_inflight = size_inflight(s.n_workers, config->n_listen);
 	if (fds == NULL || s.workers == NULL || s.stats == NULL || s.cache == NULL ||
-	    s.health == NULL)
+	    s.health == NULL || s.querylog == NULL || querylog_start(s.querylog) < 0)
 		goto out;
 	if (health_table_apply(s.health, config, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -670,6 +771,7 @@ int server_run(config_t *config)
 		unbind_control(config, control_fd);
 		goto out;
 	}
+	apply_querylog(&s, NULL, config);
 	status = serve(&s, fds, control_fd);
 	if (status == 0)
 		log_info("stopped cleanly");
@@ -678,6 +780,7 @@ out:
 	free(fds);
 	free(s.workers);
 	free(s.stats);
+	querylog_free(s.querylog);
 	cache_free(s.cache);
 	health_table_free(s.health);
 	config_unref(s.config);

@@ -14,11 +14,4 @@
  * listeners cannot be set up or a loop did not close cleanly. */
 int server_run(config_t *config);
 
-/*
- * Reopens the log files (SIGUSR1, `erdns ctl reopen`; for logrotate).
- * Main thread. Returns 0 with what was done in msg, or a negative errno
- * with the error. Today there is no log file (stderr only): it says so.
- */
-int server_reopen_logs(char *msg, size_t len);
-
 #endif

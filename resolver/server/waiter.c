@@ -86,6 +86,7 @@ static void record(const reply_sink_t *sink, const waiter_t *wt, const uint8_t *
 		.upstream = info->upstream,
 		.rcode = DNS_RCODE(wire_read_u16(reply + 2)),
 		.cache = info->cache,
+		.er = info->er,
 	};
 	sink->done(sink->ctx, &ev);
 }

@@ -19,6 +19,7 @@ typedef struct answer_info {
 	int upstream; /* health id of the server that answered, -1: none */
 	bool is_fallback;
 	cache_result_kind_t cache; /* MISS, or STALE, or HIT (another forward's) */
+	uint8_t er; /* er_word_t (routing/er_audit.h): the `er` of the query events */
 } answer_info_t;
 
 /* q points into pkt; both are copied, and so is meta (NULL: nothing known,

@@ -100,6 +100,16 @@ health_view_t *worker_health_view(worker_t *w)
 	return w->view;
 }
 
+struct querylog *worker_querylog(worker_t *w)
+{
+	return w->shared.querylog;
+}
+
+unsigned worker_index(const worker_t *w)
+{
+	return w->index;
+}
+
 bool worker_is_stopping(const worker_t *w)
 {
 	return w->is_stopping;

@@ -23,12 +23,16 @@
 
 typedef struct worker worker_t;
 struct forwarder;
+struct querylog;
 
 /* What every worker of a server shares; borrowed for the worker's life. */
 typedef struct worker_shared {
 	cache_t *cache;
 	health_table_t *health;
 	size_t max_inflight; /* forwarded queries per worker */
+	/* The query log (ops/querylog.h), whose lane `index` is this worker's;
+	 * NULL: none (tests). */
+	struct querylog *querylog;
 } worker_shared_t;
 
 /*
@@ -60,6 +64,8 @@ const config_t *worker_config(const worker_t *w);
 cache_t *worker_cache(worker_t *w);
 struct forwarder *worker_forwarder(worker_t *w);
 health_view_t *worker_health_view(worker_t *w);
+struct querylog *worker_querylog(worker_t *w);
+unsigned worker_index(const worker_t *w);
 bool worker_is_stopping(const worker_t *w);
 
 #endif

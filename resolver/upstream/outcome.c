@@ -4,6 +4,12 @@
  * off ExpressRoute, which is what counting SERVFAIL as a failure did. They
  * are not RTT samples either: a SERVFAIL often arrives after the server's
  * own upstream timed out, which says nothing about the path to it.
+ *
+ * An answer outside the ExpressRoute prefixes (under `audit: fallback`)
+ * moves to the next group, not the next server: the servers of one group
+ * are one site's resolvers and share its view of Microsoft's geo-DNS, so
+ * a sibling would most likely answer the same front end. The server is
+ * alive (it answered); SPEC 2.1 takes no RTT sample from this row.
  */
 #include "upstream/outcome.h"
 
@@ -17,7 +23,15 @@ static const outcome_rule_t table[OUTCOME_COUNT] = {
 	[OUTCOME_GARBAGE] = { QUERY_NEXT_SERVER, HEALTH_FAILURE, "garbage" },
 	[OUTCOME_ERROR_RCODE] = { QUERY_NEXT_SERVER_ONCE, HEALTH_ALIVE, "error rcode" },
 	[OUTCOME_ANSWER] = { QUERY_RELAY, HEALTH_ALIVE_RTT, "answer" },
+	[OUTCOME_OUTSIDE] = { QUERY_NEXT_GROUP, HEALTH_ALIVE, "outside the ExpressRoute prefixes" },
 };
+
+outcome_t outcome_audit(outcome_t o, er_verdict_t v, er_audit_policy_t policy)
+{
+	if (o == OUTCOME_ANSWER && v == ER_VERDICT_OUTSIDE && policy == ER_AUDIT_FALLBACK)
+		return OUTCOME_OUTSIDE;
+	return o;
+}
 
 outcome_t outcome_classify(int status, const uint8_t *resp, size_t len)
 {

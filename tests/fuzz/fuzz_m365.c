@@ -4,10 +4,13 @@
  * positions and the validation of every set). A list that loads is then
  * imported twice into fresh rule sets, with the default filter (ExpressRoute
  * sets only, which computes exception rules) and with no filter at all, and
- * diffed against itself, which must report no change.
+ * diffed against itself, which must report no change. Its ExpressRoute
+ * prefixes are built (the audit's prefix set) and every prefix must match
+ * its own network address.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "routing/m365.h"
 #include "routing/ruleset.h"
@@ -43,6 +46,27 @@ static void import(const m365_list_t *list, m365_filter_t filter)
 	m365_import_free(imp);
 }
 
+static void prefixes(const m365_list_t *list)
+{
+	m365_filter_t f = ER_M365_FILTER_DEFAULT;
+	prefixset_t *ps = NULL;
+	char err[ERR_MAX];
+	if (m365_prefixes(list, &f, &ps, err, sizeof(err)) != 0)
+		return;
+	static const int families[] = {AF_INET, AF_INET6};
+	for (size_t k = 0; k < 2; k++) {
+		prefix_hit_t hit, match;
+		for (size_t i = 0; prefixset_get(ps, families[k], i, &hit); i++) {
+			if (!prefixset_match(ps, families[k], hit.prefix.addr, &match) ||
+			    match.prefix.prefix_len < hit.prefix.prefix_len) {
+				fprintf(stderr, "fuzz_m365: a prefix does not match its own network\n");
+				abort();
+			}
+		}
+	}
+	prefixset_free(ps);
+}
+
 static void diff_self(const m365_list_t *list)
 {
 	m365_filter_t f = ER_M365_FILTER_DEFAULT;
@@ -72,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	import(list, ER_M365_FILTER_DEFAULT);
 	import(list, (m365_filter_t){.is_expressroute = false});
 	diff_self(list);
+	prefixes(list);
 	m365_list_free(list);
 	return 0;
 }

@@ -181,12 +181,12 @@ expect "nothing in flight again" 0 erdns_inflight
 # M365 list: age from the file's mtime, version from LIST.version.
 check_eq "no version file: no version_info" none "$(val erdns_m365_list_version_info)"
 touch -d "@$(($(date +%s) - 864000))" "$W/small.json"
-age=$(num erdns_m365_list_age_seconds route="routes[4]")
+age=$(num erdns_m365_list_age_seconds view="-" route="4")
 check_le "list age >= 10 days" 864000 "$age"
 check_le "list age ~ 10 days" "$age" 864010
 check_has "file label" "small.json" "$(scrape | $PROM labels erdns_m365_list_age_seconds file)"
 echo 2026033100 >"$W/small.json.version"
-expect "version_info from small.json.version" 1 erdns_m365_list_version_info route="routes[4]" version=2026033100
+expect "version_info from small.json.version" 1 erdns_m365_list_version_info view="-" route="4" version=2026033100
 
 # Reloads: good, bad, good; counters survive them.
 answers=$(num erdns_answers_total)

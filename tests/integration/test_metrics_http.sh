@@ -167,7 +167,12 @@ fi
 	done
 ) &
 poll=$!
-sleep 0.2
+# stop only once the poller has seen the server up (bounded: 5 s): under load
+# its first curl can take longer than any fixed sleep
+for _ in $(seq 100); do
+	grep -q '^200' "$W/stop-health" 2>/dev/null && break
+	sleep 0.05
+done
 stop_erdns
 wait "$poll"
 seq_seen=$(cut -c1-3 "$W/stop-health" | uniq | tr '\n' ' ')

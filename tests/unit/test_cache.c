@@ -608,6 +608,38 @@ static void test_prefetch_once(void **state)
 	assert_int_equal(st.prefetches, 2);
 }
 
+/* The ExpressRoute audit's verdict rides with the entry (opaque to the
+ * cache) and comes back with a hit, a stale copy and a peek, with the
+ * fallback flag (the CHAOS routing check peeks: no trace left). */
+static void test_verdict_kept(void **state)
+{
+	fixture_t *f = *state;
+	spec_t sp = {.qname = "www.example.com.", .an = {"www.example.com. 100 IN A 192.0.2.1"}};
+	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false);
+	size_t len = build(&sp, f->buf);
+	cache_insert_params_t p = { .key = &k, .resp = f->buf, .resp_len = len, .er_verdict = 2 };
+	assert_int_equal(cache_insert(f->cache, &p, T0), 0);
+	cache_copy_t copy;
+	assert_int_equal(lookup(f, &k, T0, false, &copy), CACHE_HIT);
+	assert_int_equal(copy.er_verdict, 2);
+	assert_false(copy.is_fallback);
+	assert_int_equal(lookup(f, &k, T0 + S(100), true, &copy), CACHE_STALE);
+	assert_int_equal(copy.er_verdict, 2);
+	cache_peek_info_t peek;
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(95), &peek), CACHE_HIT);
+	assert_int_equal(peek.er_verdict, 2);
+	assert_false(peek.is_fallback);
+
+	p.is_fallback = true;
+	p.er_verdict = 0;
+	assert_int_equal(cache_insert(f->cache, &p, T0), 0);
+	assert_int_equal(cache_peek(f->cache, &k, T0, &peek), CACHE_HIT);
+	assert_true(peek.is_fallback);
+	assert_int_equal(peek.er_verdict, 0);
+	assert_int_equal(lookup(f, &k, T0, false, &copy), CACHE_HIT);
+	assert_true(copy.is_fallback);
+}
+
 static void test_prefetch_off(void **state)
 {
 	(void)state;
@@ -908,23 +940,23 @@ static void test_peek_has_no_side_effects(void **state)
 {
 	fixture_t *f = *state;
 	cache_key_t k = make_key(f, "www.example.com.", DNS_TYPE_A, 0, false, false);
-	uint32_t ttl = 99;
-	assert_int_equal(cache_peek(f->cache, &k, T0, &ttl), CACHE_MISS);
-	assert_int_equal(ttl, 0);
+	cache_peek_info_t peek = { .ttl_left_s = 99 };
+	assert_int_equal(cache_peek(f->cache, &k, T0, &peek), CACHE_MISS);
+	assert_int_equal(peek.ttl_left_s, 0);
 	assert_int_equal(insert(f, &www_a, &k, false, T0), 0);
-	assert_int_equal(cache_peek(f->cache, &k, T0 + S(100) + 500, &ttl), CACHE_HIT);
-	assert_int_equal(ttl, 199);
-	assert_int_equal(cache_peek(f->cache, &k, T0 + S(295), &ttl), CACHE_HIT); /* last 10% */
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(100) + 500, &peek), CACHE_HIT);
+	assert_int_equal(peek.ttl_left_s, 199);
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(295), &peek), CACHE_HIT); /* last 10% */
 	cache_stats_t st;
 	cache_get_stats(f->cache, &st);
 	assert_int_equal(st.hits + st.misses + st.prefetches, 0);
 	cache_copy_t copy;
 	assert_int_equal(lookup(f, &k, T0 + S(295), false, &copy), CACHE_HIT);
 	assert_true(copy.should_prefetch); /* peek did not claim it */
-	assert_int_equal(cache_peek(f->cache, &k, T0 + S(300), &ttl), CACHE_STALE);
-	assert_int_equal(ttl, 0);
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(300), &peek), CACHE_STALE);
+	assert_int_equal(peek.ttl_left_s, 0);
 	/* dead past serve_stale_s: a miss, and peek does not remove it */
-	assert_int_equal(cache_peek(f->cache, &k, T0 + S(300 + 86400), &ttl), CACHE_MISS);
+	assert_int_equal(cache_peek(f->cache, &k, T0 + S(300 + 86400), &peek), CACHE_MISS);
 	cache_get_stats(f->cache, &st);
 	assert_int_equal(st.entries, 1);
 }
@@ -1110,6 +1142,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_ttl_is_30_for_short_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefetch_once, setup, teardown),
 		cmocka_unit_test(test_prefetch_off),
+		cmocka_unit_test_setup_teardown(test_verdict_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compression_and_opt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_buffer_is_miss, setup, teardown),
 		cmocka_unit_test(test_eviction_bound_and_hot_survives),

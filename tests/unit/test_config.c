@@ -351,8 +351,8 @@ static void test_summary_is_honest(void **state)
 	assert_non_null(strstr(buf, "cache:    128 MB, ttl 5..3600 s, negative <= 600 s, "
 				    "stale 0 s, fallback <= 20 s, prefetch off\n"));
 	assert_non_null(strstr(buf, "control:  /run/erdns/ctl.sock (erdns ctl)\n"));
-	assert_non_null(strstr(buf, "validated but not in effect yet: log.queries, "
-				    "log.query_file\n"));
+	assert_non_null(strstr(buf, "query log: /var/log/erdns/queries.jsonl\n"));
+	assert_null(strstr(buf, "not in effect")); /* every key is, now */
 	free(buf);
 	config_unref(c);
 }
@@ -652,6 +652,87 @@ static void test_m365_route(void **state)
 	config_unref(c);
 }
 
+/* The rule deciding name (no client). */
+static const rule_t *rule_of(const config_t *c, const char *name)
+{
+	uint8_t wire[ER_DNAME_MAX];
+	assert_true(dname_from_text(name, wire) > 0);
+	route_decision_t d;
+	router_decide(c->router, wire, NULL, &d);
+	return d.rule;
+}
+
+#define AUDIT_GROUPS                                                                       \
+	"{ \"upstreams\": { \"hq\": { \"servers\": [\"10.0.0.1\"] },\n"                       \
+	"                 \"branch\": { \"servers\": [\"10.0.0.2\"] } },\n"
+
+/* SPEC 2.2 ExpressRoute audit: the `audit` key, where it may appear, the
+ * prefixes each m365 route keeps, and which rules are audited. */
+static void test_m365_audit(void **state)
+{
+	(void)state;
+	char err[ER_CONFIG_ERR_MAX] = "";
+	assert_load_error(AUDIT_GROUPS "  \"routes\": [ { \"domains\": \"a\", \"via\": \"hq\","
+				       " \"audit\": \"observe\" } ] }",
+			  ":3:46: routes[0].audit: applies to \"m365\" routes only (it checks answers "
+			  "against the list's ExpressRoute prefixes)");
+	assert_load_error(AUDIT_GROUPS "  \"routes\": [ { \"m365\": { \"file\": \"m.json\" },"
+				       " \"via\": \"hq\", \"audit\": \"loud\" } ] }",
+			  ":3:69: routes[0].audit: must be one of observe, fallback");
+	assert_load_error(AUDIT_GROUPS "  \"routes\": [ { \"m365\": { \"file\": \"m.json\" },"
+				       " \"via\": \"hq\", \"audit\": \"fallback\" } ] }",
+			  ":3:69: routes[0].audit: \"fallback\" needs a later group in \"via\" to fall "
+			  "back to; add one, or use \"observe\"");
+
+	config_t *c = load_text(
+	    AUDIT_GROUPS "  \"routes\": [ { \"domains\": \"corp.example\", \"via\": \"hq\" },\n"
+			 "    { \"m365\": { \"file\": \"" ERDNS_FIXTURES "/m365/small.json\" },"
+			 " \"via\": [\"hq\", \"branch\"], \"audit\": \"fallback\" } ] }",
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->n_m365, 1);
+	const config_m365_t *m = &c->m365[0];
+	assert_int_equal(m->audit, ER_AUDIT_FALLBACK);
+	assert_int_equal(prefixset_count(m->prefixes, AF_INET), 2); /* sets 1 and 100 */
+	assert_string_equal(c->route_slots[m->route_slot].route, "1");
+	/* an imported URL's rule is audited; an exception, a domains rule and
+	 * the default are not */
+	assert_ptr_equal(config_m365_of(c, rule_of(c, "outlook.example.com")), m);
+	assert_ptr_equal(config_m365_of(c, rule_of(c, "x.teams.example.net")), m);
+	assert_null(config_m365_of(c, rule_of(c, "cdn.odc.officeapps.example.org")));
+	assert_null(config_m365_of(c, rule_of(c, "www.corp.example")));
+	assert_null(config_m365_of(c, rule_of(c, "www.example.org")));
+
+	config_t *same = load_text(
+	    AUDIT_GROUPS "  \"routes\": [ { \"domains\": \"corp.example\", \"via\": \"hq\" },\n"
+			 "    { \"m365\": { \"file\": \"" ERDNS_FIXTURES "/m365/small.json\" },"
+			 " \"via\": [\"hq\", \"branch\"], \"audit\": \"fallback\" } ] }",
+	    err, sizeof(err));
+	config_t *observe = load_text(
+	    AUDIT_GROUPS "  \"routes\": [ { \"domains\": \"corp.example\", \"via\": \"hq\" },\n"
+			 "    { \"m365\": { \"file\": \"" ERDNS_FIXTURES "/m365/small.json\" },"
+			 " \"via\": [\"hq\", \"branch\"] } ] }",
+	    err, sizeof(err));
+	config_t *other_list = load_text(
+	    AUDIT_GROUPS "  \"routes\": [ { \"domains\": \"corp.example\", \"via\": \"hq\" },\n"
+			 "    { \"m365\": { \"file\": \"" ERDNS_FIXTURES "/m365/small.json\","
+			 " \"service_areas\": [\"Skype\"] }, \"via\": [\"hq\", \"branch\"],"
+			 " \"audit\": \"fallback\" } ] }",
+	    err, sizeof(err));
+	assert_non_null(same);
+	assert_non_null(observe);
+	assert_non_null(other_list);
+	assert_int_equal(observe->m365[0].audit, ER_AUDIT_OBSERVE); /* the default */
+	assert_true(config_same_audit(c, same));
+	assert_false(config_same_audit(c, observe));
+	assert_false(config_same_audit(c, other_list)); /* set 1's prefix left out */
+	config_unref(same);
+	config_unref(observe);
+	config_unref(other_list);
+	config_unref(c);
+}
+
 /* The CHAOS/explain text of name (no client). */
 static const char *route_text(const config_t *c, const char *name, char *buf, size_t len)
 {
@@ -925,6 +1006,7 @@ int main(void)
 	    cmocka_unit_test(test_view_without_clients),
 	    cmocka_unit_test(test_route_shape),
 	    cmocka_unit_test(test_m365_route),
+	    cmocka_unit_test(test_m365_audit),
 	    cmocka_unit_test(test_route_text_shows_rules_as_written),
 	    cmocka_unit_test(test_zone_error_passes_through),
 	    cmocka_unit_test(test_missing_zone_file),

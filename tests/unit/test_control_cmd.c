@@ -423,7 +423,7 @@ static void test_explain(void **state)
 	r = run(f, "explain ns1.branch.contoso.com");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "local")));
 	assert_string_equal(get_str(r, "zone"), "branch.contoso.com");
-	assert_string_equal(get_str(r, "text"), "zone=branch.contoso.com source=local");
+	assert_string_equal(get_str(r, "text"), "zone=branch.contoso.com source=local er=n/a");
 }
 
 static const cJSON *dump_entry(const cJSON *r, const char *name, const char *type)

@@ -337,10 +337,10 @@ static void test_cache_reloads_m365(void **state)
 	assert_line(f, "erdns_reloads_total{result=\"failed\"} 1");
 	assert_line(f, "erdns_config_last_reload_success_timestamp_seconds 1700000000.500");
 	assert_line(f, "erdns_start_time_seconds 1699990000.250");
-	assert_line(f, "erdns_m365_list_age_seconds{route=\"routes[1]\",file=\"%s\"} 3600",
+	assert_line(f, "erdns_m365_list_age_seconds{view=\"-\",route=\"1\",file=\"%s\"} 3600",
 		    f->list);
 	assert_line(f,
-		    "erdns_m365_list_version_info{route=\"routes[1]\",version=\"2026033100\"} 1");
+		    "erdns_m365_list_version_info{view=\"-\",route=\"1\",version=\"2026033100\"} 1");
 }
 
 /* --- the format's rules ------------------------------------------------------ */

@@ -45,6 +45,7 @@
 #include "cache/cache.h"
 #include "config/config.h"
 #include "dns/dname.h"
+#include "routing/er_audit.h"
 #include "dns/reply.h"
 #include "server/forward.h"
 #include "upstream/health_table.h"
@@ -92,6 +93,8 @@ typedef struct fixture {
 	size_t n_refused; /* starts refused by refusing_start */
 	recorded_reply_t replies[MAX_REPLIES];
 	size_t n_replies;
+	uint8_t ers[MAX_REPLIES]; /* each query event's er (er_word_t), in order */
+	size_t n_events;
 	metrics_t stats;
 	config_t *config;
 	cache_t *cache;
@@ -151,6 +154,13 @@ static void record_reply(void *ctx, const client_t *client, const uint8_t *msg, 
 	r->at_ms = t->now_ms;
 	r->len = len;
 	memcpy(r->msg, msg, len);
+}
+
+static void record_event(void *ctx, const query_event_t *ev)
+{
+	fixture_t *t = ctx;
+	assert_true(t->n_events < MAX_REPLIES);
+	t->ers[t->n_events++] = ev->er;
 }
 
 static void clock_to(fixture_t *t, uint64_t ms)
@@ -447,7 +457,8 @@ static forward_env_t env_of(fixture_t *t, start_fn start)
 {
 	return (forward_env_t){
 		.out = { .start = start, .cancel = fake_cancel, .now_ms = fake_now, .ctx = t },
-		.sink = { .send = record_reply, .ctx = t, .stats = &t->stats },
+		.sink = { .send = record_reply, .done = record_event, .ctx = t,
+			  .stats = &t->stats },
 		.random = fixed_random,
 		.cache = t->cache,
 		.health = t->health,
@@ -1304,6 +1315,217 @@ static void test_known_down_skipped(void **state)
 	assert_true(health_table_is_down(t->health, health_id_of(t, "hq", 0)));
 }
 
+/* --- 9. the ExpressRoute audit (SPEC 2.1 `outside` row, SPEC 2.2) ------- */
+
+/* An m365 list whose one ExpressRoute set imports *.er.example and lists
+ * 192.0.2.0/24: build_response's 192.0.2.10 is inside, 203.0.113.x not. */
+static const char m365_list[] =
+	"[{ \"id\": 7, \"serviceArea\": \"Exchange\", \"category\": \"Optimize\",\n"
+	"   \"expressRoute\": true, \"required\": true,\n"
+	"   \"urls\": [\"*.er.example\"], \"ips\": [\"192.0.2.0/24\"] }]\n";
+
+/* hq (two servers, ordered) then branch; the m365 route with `audit`, and
+ * a domains route on the same chain. */
+static void start_audited(fixture_t *t, const char *audit)
+{
+	char list[128], json[1024];
+	snprintf(list, sizeof(list), "%s/m365.json", tmpdir);
+	FILE *f = fopen(list, "w");
+	assert_non_null(f);
+	fputs(m365_list, f);
+	fclose(f);
+	snprintf(json, sizeof(json),
+		 "{ \"upstreams\": {\n"
+		 "    \"hq\": { \"servers\": [\"10.0.0.1\", \"10.0.0.2\"],\n"
+		 "            \"select\": \"ordered\" },\n"
+		 "    \"branch\": { \"servers\": [\"10.0.1.1\"], \"select\": \"ordered\" } },\n"
+		 "  \"routes\": [\n"
+		 "    { \"m365\": { \"file\": \"%s\" }, \"via\": [\"hq\", \"branch\"],\n"
+		 "      \"audit\": \"%s\" },\n"
+		 "    { \"domains\": [\"corp.example\"], \"via\": [\"hq\", \"branch\"] } ],\n"
+		 "  \"default\": \"branch\", \"cache\": { \"fallback_ttl_s\": 20 } }\n",
+		 list, audit);
+	start_with(t, json);
+	unlink(list);
+}
+
+/* A client asks name/qtype routed as query.c routes it: the deciding rule
+ * goes along in the meta, which is what marks a question for the audit. */
+static void ask_routed(fixture_t *t, const char *name, uint16_t qtype)
+{
+	query_t qu;
+	build_query(&qu, name, 0x1234, false);
+	if (qtype != DNS_TYPE_A) { /* the question's type, in place */
+		wire_write_u16(qu.wire + ER_DNS_HEADER_LEN + qu.q.qname_len, qtype);
+		assert_int_equal(wire_parse_query(qu.wire, qu.len, &qu.q), WIRE_OK);
+	}
+	route_decision_t d;
+	router_decide(t->config->router, qu.q.qname, NULL, &d);
+	query_meta_t meta = { .route_slot = d.rule ? d.rule->origin.route_slot : 0,
+			      .view_index = -1,
+			      .rule = d.rule };
+	client_t c = client_at(CLIENT_PORT);
+	forward_start(t->fwd, &c, &meta, qu.wire, qu.len, &qu.q, d.action);
+}
+
+/* Attempt i answers with one A record, addr, TTL ttl. */
+static void play_address(fixture_t *t, size_t i, const char *addr, uint32_t ttl)
+{
+	fake_attempt_t *a = open_attempt(t, i);
+	ldns_rdf *qname = ldns_dname_new_frm_data((uint16_t)a->qname_len, a->qname);
+	char *name = ldns_rdf2str(qname), rr[512];
+	ldns_pkt *pkt = ldns_pkt_query_new(qname, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD);
+	ldns_pkt_set_qr(pkt, true);
+	snprintf(rr, sizeof(rr), "%s %u IN A %s", name, ttl, addr);
+	push_rr(pkt, LDNS_SECTION_ANSWER, rr);
+	free(name);
+	uint8_t resp[512];
+	size_t len = pkt_to_buf(pkt, resp, sizeof(resp));
+	play_final(t, i, 0, resp, len);
+}
+
+static uint64_t verdicts(const fixture_t *t, er_verdict_t v)
+{
+	uint16_t slot = t->config->m365[0].route_slot;
+	return t->stats.er_audit[slot][v - 1];
+}
+
+/* What the cache says about name/A on the m365 chain. */
+static cache_peek_info_t peek(fixture_t *t, const char *name)
+{
+	query_t qu;
+	build_query(&qu, name, 0x7777, false);
+	cache_key_t key = cache_key_from_query(&qu.q, t->config->m365[0].chain, 1);
+	cache_peek_info_t peek;
+	assert_int_equal(cache_peek(t->cache, &key, t->now_ms, &peek), CACHE_HIT);
+	return peek;
+}
+
+/* observe: an outside answer is counted, cached with its verdict and
+ * relayed as any answer (TTL kept, no failover). */
+static void test_audit_observe_relays_outside(void **state)
+{
+	fixture_t *t = *state;
+	start_audited(t, "observe");
+	ask_routed(t, "mail.er.example.", DNS_TYPE_A);
+	clock_to(t, AT(10));
+	play_address(t, 0, "203.0.113.5", 300);
+	assert_int_equal(t->n_attempts, 1);
+	assert_int_equal(t->n_replies, 1);
+	uint32_t ttls[MAX_TTLS];
+	assert_ttls(ttls, reply_ttls(t, 0, ttls), (uint32_t[]){ 300 }, 1);
+	assert_int_equal(verdicts(t, ER_VERDICT_OUTSIDE), 1);
+	assert_int_equal(t->stats.failovers, 0);
+	cache_peek_info_t c = peek(t, "mail.er.example.");
+	assert_int_equal(c.er_verdict, ER_VERDICT_OUTSIDE);
+	assert_false(c.is_fallback);
+	assert_int_equal(t->ers[0], ER_WORD_OUTSIDE);
+}
+
+/* fallback: the `outside` row. hq1's outside answer at 10 ms moves the
+ * question to branch at once (hq2 is not asked: the group's resolvers
+ * share its view); branch's answer is capped by fallback_ttl_s for the
+ * client and the cache; hq1 stays alive, and gives no RTT sample. */
+static void test_audit_fallback_outside_next_group(void **state)
+{
+	fixture_t *t = *state;
+	start_audited(t, "fallback");
+	ask_routed(t, "mail.er.example.", DNS_TYPE_A);
+	clock_to(t, AT(10));
+	play_address(t, 0, "203.0.113.5", 300);
+	assert_int_equal(t->n_replies, 0);
+	assert_int_equal(t->n_attempts, 2);
+	assert_attempt(t, 1, BR1, AT(10), 400, 2590); /* the last group: the rest of 3000 ms */
+	assert_int_equal(attempts_to(t, HQ2), 0);
+	assert_int_equal(t->stats.failovers, 1);
+	assert_int_equal(verdicts(t, ER_VERDICT_OUTSIDE), 1);
+	assert_int_equal(fails_of(t, "hq", 0), 0);
+	assert_int_equal(rtt_srtt_ms(health_view_rtt(t->view, health_id_of(t, "hq", 0))), -1);
+
+	clock_to(t, AT(30));
+	play_address(t, 1, "198.51.100.7", 300);
+	assert_int_equal(t->n_replies, 1);
+	uint32_t ttls[MAX_TTLS];
+	assert_ttls(ttls, reply_ttls(t, 0, ttls), (uint32_t[]){ 20 }, 1);
+	assert_int_equal(verdicts(t, ER_VERDICT_OUTSIDE), 1); /* branch is not judged */
+	cache_peek_info_t c = peek(t, "mail.er.example.");
+	assert_true(c.is_fallback);
+	assert_int_equal(c.er_verdict, ER_VERDICT_UNJUDGED);
+	assert_int_equal(t->ers[0], ER_WORD_OFF);
+}
+
+/* fallback: inside answers and answers with nothing to judge are relayed
+ * from the first group as usual. */
+static void test_audit_fallback_relays_inside_and_none(void **state)
+{
+	fixture_t *t = *state;
+	start_audited(t, "fallback");
+	ask_routed(t, "a.er.example.", DNS_TYPE_A);
+	play_answer(t, 0, DNS_RCODE_NOERROR, 300); /* A 192.0.2.10 */
+	ask_routed(t, "nx.er.example.", DNS_TYPE_A);
+	play_answer(t, 1, DNS_RCODE_NXDOMAIN, 300);
+	assert_int_equal(t->n_attempts, 2);
+	assert_int_equal(t->n_replies, 2);
+	assert_int_equal(reply_rcode(t, 1), DNS_RCODE_NXDOMAIN);
+	assert_int_equal(verdicts(t, ER_VERDICT_INSIDE), 1);
+	assert_int_equal(verdicts(t, ER_VERDICT_NONE), 1);
+	assert_int_equal(t->stats.failovers, 0);
+	assert_int_equal(peek(t, "a.er.example.").er_verdict, ER_VERDICT_INSIDE);
+	assert_int_equal(t->ers[0], ER_WORD_INSIDE);
+	assert_int_equal(t->ers[1], ER_WORD_UNKNOWN);
+}
+
+/* fallback: once the walk has left hq (its budget spent), a late outside
+ * answer from hq changes nothing: branch's answer stands. A late inside
+ * one would have won (test_fallback_ttl_late_first_group). */
+static void test_audit_fallback_late_outside_ignored(void **state)
+{
+	fixture_t *t = *state;
+	start_audited(t, "fallback");
+	ask_routed(t, "mail.er.example.", DNS_TYPE_A);
+	play_timeout(t, 0);
+	play_timeout(t, 1);
+	assert_string_equal(attempt(t, 2)->server, BR1);
+	clock_to(t, AT(900));
+	play_address(t, 0, "203.0.113.5", 300);
+	assert_int_equal(t->n_replies, 0);
+	assert_int_equal(t->n_attempts, 3); /* nothing new started */
+	assert_int_equal(verdicts(t, ER_VERDICT_OUTSIDE), 1);
+	play_address(t, 2, "198.51.100.7", 300);
+	assert_int_equal(t->n_replies, 1);
+	uint32_t ttls[MAX_TTLS];
+	assert_ttls(ttls, reply_ttls(t, 0, ttls), (uint32_t[]){ 20 }, 1);
+	assert_true(attempt(t, 1)->is_cancelled); /* hq2's linger ended with the answer */
+}
+
+/* Only names an m365 route decided are audited, only A/AAAA questions,
+ * and an audited question never shares an upstream query with the same
+ * question on the same chain from another route. */
+static void test_audit_only_m365_names(void **state)
+{
+	fixture_t *t = *state;
+	start_audited(t, "fallback");
+	ask_routed(t, "www.corp.example.", DNS_TYPE_A); /* the domains route */
+	play_address(t, 0, "203.0.113.5", 300);
+	ask_routed(t, "mail.er.example.", DNS_TYPE_TXT);
+	play_answer(t, 1, DNS_RCODE_NOERROR, 300);
+	assert_int_equal(t->n_replies, 2);
+	assert_int_equal(t->n_attempts, 2);
+	for (er_verdict_t v = ER_VERDICT_INSIDE; v < ER_VERDICT_COUNT; v++)
+		assert_int_equal(verdicts(t, v), 0);
+	assert_int_equal(t->ers[0], ER_WORD_NA);
+
+	/* the same name and chain, decided by the m365 route and without a
+	 * rule (a caller with no meta): two upstream queries */
+	ask_routed(t, "b.er.example.", DNS_TYPE_A);
+	ask(t, "b.er.example.", t->config->m365[0].chain);
+	assert_int_equal(t->n_attempts, 4);
+	assert_int_equal(t->stats.coalesced, 0);
+	play_answer(t, 2, DNS_RCODE_NOERROR, 300);
+	play_answer(t, 3, DNS_RCODE_NOERROR, 300);
+	assert_int_equal(verdicts(t, ER_VERDICT_INSIDE), 1);
+}
+
 int main(void)
 {
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1333,6 +1555,11 @@ int main(void)
 		TEST(test_reload_epoch),
 		TEST(test_shutdown_cancels_everything),
 		TEST(test_known_down_skipped),
+		TEST(test_audit_observe_relays_outside),
+		TEST(test_audit_fallback_outside_next_group),
+		TEST(test_audit_fallback_relays_inside_and_none),
+		TEST(test_audit_fallback_late_outside_ignored),
+		TEST(test_audit_only_m365_names),
 	};
 #undef TEST
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -239,6 +239,8 @@ static void test_exceptions(void **state)
 	assert_int_equal(r->kind, RULE_EXACT);
 	assert_int_equal(r->origin.m365_set_id, 91);
 	assert_non_null(strstr(r->origin.detail, "exception"));
+	assert_true(r->origin.is_exception); /* the query log's er=n/a */
+	assert_false(find(f.rs, "x.officeapps.example.org")->origin.is_exception);
 	assert_non_null(strstr(r->origin.detail, "*.officeapps.example.org (m365:46)"));
 	/* the exception is exact: below it the wildcard applies again */
 	assert_int_equal(act(f.rs, "a.cdn.odc.officeapps.example.org"), ACT_ER);
@@ -446,6 +448,13 @@ static void test_malformed(void **state)
 			    "t.json", &l, err, sizeof(err)),
 	    -EINVAL);
 	assert_non_null(strstr(err, "t.json:1:9: endpoint set [0]: \"id\" must be an integer"));
+	/* ips are read now (the ExpressRoute audit): their type is checked too */
+	assert_int_equal(
+	    m365_list_parse("[{\"id\": 1, \"serviceArea\": \"Common\", \"category\": "
+			    "\"Allow\", \"expressRoute\": true, \"required\": true, \"ips\": [7]}]",
+			    "t.json", &l, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, "t.json:1:106: endpoint set [0] (id 1): ips[0]: expected a"));
 }
 
 /* ---- diff ---- */

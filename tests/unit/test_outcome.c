@@ -75,6 +75,24 @@ static void test_answers_are_relayed(void **state)
 	}
 }
 
+/* SPEC 2.1's `outside` row (the ExpressRoute audit, `audit: fallback`). */
+static void test_outside_row(void **state)
+{
+	(void)state;
+	outcome_t o = classify_rcode(DNS_RCODE_NOERROR);
+	assert_int_equal(outcome_audit(o, ER_VERDICT_OUTSIDE, ER_AUDIT_FALLBACK), OUTCOME_OUTSIDE);
+	assert_int_equal(outcome_rule(OUTCOME_OUTSIDE)->query, QUERY_NEXT_GROUP);
+	assert_int_equal(outcome_rule(OUTCOME_OUTSIDE)->health, HEALTH_ALIVE);
+	/* observed only, or not outside: relayed as usual */
+	assert_int_equal(outcome_audit(o, ER_VERDICT_OUTSIDE, ER_AUDIT_OBSERVE), OUTCOME_ANSWER);
+	assert_int_equal(outcome_audit(o, ER_VERDICT_INSIDE, ER_AUDIT_FALLBACK), OUTCOME_ANSWER);
+	assert_int_equal(outcome_audit(o, ER_VERDICT_NONE, ER_AUDIT_FALLBACK), OUTCOME_ANSWER);
+	assert_int_equal(outcome_audit(o, ER_VERDICT_UNJUDGED, ER_AUDIT_FALLBACK), OUTCOME_ANSWER);
+	/* only an answer can be outside */
+	assert_int_equal(outcome_audit(OUTCOME_ERROR_RCODE, ER_VERDICT_OUTSIDE, ER_AUDIT_FALLBACK),
+			 OUTCOME_ERROR_RCODE);
+}
+
 static void test_every_row_named(void **state)
 {
 	(void)state;
@@ -90,6 +108,7 @@ int main(void)
 		cmocka_unit_test(test_no_answer_rows),
 		cmocka_unit_test(test_error_rcodes_keep_server_alive),
 		cmocka_unit_test(test_answers_are_relayed),
+		cmocka_unit_test(test_outside_row),
 		cmocka_unit_test(test_every_row_named),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

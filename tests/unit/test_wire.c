@@ -628,6 +628,37 @@ static void test_response_malformed(void **state)
 	assert_int_equal(wire_check_response(buf, len, 0x4242, www_example, 1, 1), 0);
 }
 
+/* Names in a packet, compressed or not: read out (wire_read_name) and
+ * compared in place (wire_name_equal), pointer loops refused. */
+static void test_names_in_place(void **state)
+{
+	(void)state;
+	static const uint8_t pkt[] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		/* 12 */ 3, 'W', 'w', 'W', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0,
+		/* 25 */ 4, 'm', 'a', 'i', 'l', 0xC0, 16, /* mail.example via a pointer */
+		/* 32 */ 0xC0, 32, /* a pointer to itself */
+	};
+	static const uint8_t www[] = { 3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0 };
+	static const uint8_t mail[] = { 4,   'm', 'a', 'i', 'l', 7, 'e',
+					'x', 'a', 'm', 'p', 'l', 'e', 0 };
+	assert_true(wire_name_equal(pkt, sizeof(pkt), 12, www)); /* any case */
+	assert_false(wire_name_equal(pkt, sizeof(pkt), 12, mail));
+	assert_true(wire_name_equal(pkt, sizeof(pkt), 25, mail));
+	assert_false(wire_name_equal(pkt, sizeof(pkt), 16, www)); /* example. alone */
+	assert_false(wire_name_equal(pkt, sizeof(pkt), 32, www)); /* the loop ends */
+	assert_false(wire_name_equal(pkt, 20, 12, www)); /* cut short */
+	uint8_t out[255];
+	size_t pos = 25;
+	assert_int_equal(wire_read_name(pkt, sizeof(pkt), &pos, out), sizeof(mail));
+	assert_memory_equal(out, mail, sizeof(mail));
+	assert_int_equal(pos, 32); /* past the name as it is in the packet */
+	pos = 32;
+	assert_int_equal(wire_read_name(pkt, sizeof(pkt), &pos, out), 0);
+	pos = 12;
+	assert_int_equal(wire_read_name(pkt, 20, &pos, out), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -655,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_response_case),
 		cmocka_unit_test(test_response_mismatch),
 		cmocka_unit_test(test_response_malformed),
+		cmocka_unit_test(test_names_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
