@@ -47,11 +47,12 @@ check_le() {
 	if [ "$2" -le "$3" ]; then ok "$1 ($2 <= $3)"; else not_ok "$1: $2 > $3"; fi
 }
 
-# A TCP+UDP port free on 127.0.0.1, chosen at random in 20000-59999.
+# free_port [LOW SPAN]: a TCP+UDP port free on 127.0.0.1, chosen at random in
+# LOW .. LOW+SPAN-1 (default 20000-59999).
 free_port() {
-	local port
+	local port low=${1:-20000} span=${2:-40000}
 	for _ in $(seq 50); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((low + RANDOM % span))
 		if ! ss -Hltnu "sport = :$port" | grep -q .; then
 			echo "$port"
 			return 0

@@ -116,18 +116,7 @@ JSON
 
 # A port below 1024 (so binding it takes CAP_NET_BIND_SERVICE) that is free
 # on 127.0.0.1.
-free_low_port() {
-	local port
-	for _ in $(seq 50); do
-		port=$((600 + RANDOM % 400))
-		if ! ss -Hltnu "sport = :$port" | grep -q .; then
-			echo "$port"
-			return 0
-		fi
-	done
-	echo "free_low_port: no free port found" >&2
-	return 1
-}
+free_low_port() { free_port 600 400; }
 
 # As the unit runs it: User=nobody here, CapabilityBoundingSet= and
 # AmbientCapabilities=CAP_NET_BIND_SERVICE, NoNewPrivileges=yes. A command
