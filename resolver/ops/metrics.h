@@ -160,8 +160,6 @@ static inline uint64_t metrics_read(const uint64_t *counter)
 	return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
 
-#define ER_COUNT(m, field) metrics_add(&(m)->field, 1)
-
 unsigned metrics_qtype_index(uint16_t qtype);
 unsigned metrics_rcode_index(unsigned rcode);
 unsigned metrics_route_index(uint16_t slot);
