@@ -72,13 +72,14 @@ check_eq "NOTIFY (opcode 4): NOTIMP" "flags=0xa004 rcode=4 qd=0 an=0" \
 # 5. TSIG (RFC 8945 5.2.1): no key is held, so NOTAUTH with an unsigned TSIG
 # RR, error BADKEY (17); a malformed TSIG record is FORMERR.
 check_eq "signed with an unknown key: NOTAUTH, BADKEY" "rcode=9 tsig=17" \
-	"$($RAW "$PORT" tsig www.plain.test GOOD)"
+	"$($RAW "$PORT" tsig tsig1.plain.test GOOD)"
 check_eq "a malformed TSIG record: FORMERR" "rcode=1 tsig=none" \
-	"$($RAW "$PORT" tsig www.plain.test BAD)"
-out=$(kdig @127.0.0.1 -p "$PORT" +retry=0 +timeout=4 -y hmac-sha256:branch-key:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0 www.plain.test A 2>&1)
+	"$($RAW "$PORT" tsig tsig2.plain.test BAD)"
+out=$(kdig @127.0.0.1 -p "$PORT" +retry=0 +timeout=4 -y hmac-sha256:branch-key:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0 tsig3.plain.test A 2>&1)
 check_has "kdig with a TSIG key: NOTAUTH shown with its TSIG error" "status: BADKEY" "$out"
 check_has "kdig: the TSIG RR is unsigned (MAC size 0) with error BADKEY" " 300 0 " "$out"
-check_eq "the signed queries never reached an upstream" 0 "$(grep -c 'www.plain.test' "$PLAIN_LOG" | awk '{print ($1 > 1) ? $1 - 1 : 0}')"
+# names of their own: a name already cached would hide a forward
+check_eq "the signed queries never reached an upstream" 0 "$(grep -c 'tsig[0-9].plain.test' "$PLAIN_LOG")"
 
 # 6. Class ANY (RFC 1035 3.2.5): forwarded and answered; local zones answer
 # it from their IN data; other classes stay NOTIMP.
