@@ -280,6 +280,14 @@ static void maybe_grow(struct stripe *s)
 
 /* --- construction -------------------------------------------------------- */
 
+unsigned cache_stripes_for(unsigned threads)
+{
+	unsigned n = ER_CACHE_STRIPES_DEFAULT;
+	while (n < ER_CACHE_STRIPES_MAX && n < 4u * threads)
+		n *= 2;
+	return n;
+}
+
 static unsigned choose_stripes(unsigned wanted, uint64_t max_bytes)
 {
 	unsigned n = wanted ? wanted : ER_CACHE_STRIPES_DEFAULT;

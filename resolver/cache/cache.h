@@ -110,6 +110,10 @@ cache_key_t cache_key_from_query(const dns_query_t *q, uint32_t chain, uint32_t 
  * failure. Free with cache_free.
  */
 cache_t *cache_new(const config_cache_t *cfg, unsigned n_stripes);
+/* The stripe count for `threads` workers: the default (16) up to 4
+ * workers, then 4 stripes per worker (a power of two, at most 1024), so the
+ * chance that two workers want one stripe at once stays as it is at 4. */
+unsigned cache_stripes_for(unsigned threads);
 /* Frees every entry and the cache. NULL is ignored. */
 void cache_free(cache_t *c);
 /* Applies a reloaded config: TTL rules for later inserts, and the new bound

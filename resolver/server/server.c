@@ -749,7 +749,7 @@ int server_run(config_t *config)
 	int *fds = calloc(2 * config->n_listen * s.n_workers, sizeof(int));
 	s.workers = calloc(s.n_workers, sizeof(*s.workers));
 	s.stats = calloc(s.n_workers, sizeof(*s.stats));
-	s.cache = cache_new(&config->cache, 0);
+	s.cache = cache_new(&config->cache, cache_stripes_for(s.n_workers));
 	s.health = health_table_new();
 	querylog_params_t qlp = { .n_lanes = s.n_workers, .health = s.health };
 	s.querylog = querylog_new(&qlp);

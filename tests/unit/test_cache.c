@@ -1110,6 +1110,21 @@ static void test_kept_name_runs_into_cut_opt(void **state)
 	assert_int_equal(lookup(f, &k, T0, true, &copy), CACHE_MISS);
 }
 
+/* Up to 4 workers keep the default; beyond, 4 stripes per worker, a power
+ * of two, capped. */
+static void test_stripes_for_threads(void **state)
+{
+	(void)state;
+	assert_int_equal(cache_stripes_for(0), 16);
+	assert_int_equal(cache_stripes_for(1), 16);
+	assert_int_equal(cache_stripes_for(4), 16);
+	assert_int_equal(cache_stripes_for(5), 32);
+	assert_int_equal(cache_stripes_for(16), 64);
+	assert_int_equal(cache_stripes_for(64), 256);
+	assert_int_equal(cache_stripes_for(100), 512);
+	assert_int_equal(cache_stripes_for(4096), 1024);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1119,6 +1134,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_fallback_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_do_cd_type_partition, setup, teardown),
 		cmocka_unit_test(test_key_from_query),
+		cmocka_unit_test(test_stripes_for_threads),
 		cmocka_unit_test_setup_teardown(test_insert_wrong_question, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ttl_decrement_never_grows, setup, teardown),
