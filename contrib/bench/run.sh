@@ -10,16 +10,17 @@
 #                                                 (contrib/demo.sh, erdns on 127.0.0.1:5300)
 #
 # Knobs (environment): RUNS=3 DURATION=10 (seconds per run), LAT_QPS=10000 LAT_DURATION=10
-# (latency runs at a fixed rate), RSS_N=100000 (entries for the memory test), HOT_N=100,
+# LAT_RUNS=1 (latency runs at a fixed rate, each on a fresh server), RSS_N=100000 (entries for the memory test), HOT_N=100,
 # ZIPF_NAMES=100000 ZIPF_QUERIES=1000000, SERVERS="erdns unbound dnsmasq dnsdist",
 # WORKLOADS="hit miss zipf" (a subset for a quick A/B; RSS_N=0 skips the memory test),
-# PORT_BASE=15350, SERVER_CPU=1 LOAD_CPU=0 (knotd shares the load generator's core),
+# CLIENTS=4 OUTSTANDING=200 (the client shape: dnsperf -c and -q), PORT_BASE=15350, SERVER_CPU=1 LOAD_CPU=0 (knotd shares the load generator's core),
 # OUT=docs/benchmarks.md (OUT=- : print the report only), KEEP=1 keeps the work directory,
 # ERDNS_AUDIT=1 makes erdns's office.com route an m365 route over a one-set list (m365-bench.json,
 # 198.51.100.0/24: knotd's office.com answers are inside), so every office.com miss is judged by
 # the ExpressRoute audit (`audit: observe`); compare with ERDNS_AUDIT=0 for the audit's cost.
 # ERDNS_QUERYLOG=1 runs erdns with its query log on (every line to a file in the work directory,
-# removed after each run; the lines written and dropped are reported).
+# removed after each run; the lines written and dropped are reported). RESULTS_OUT=DIR copies the
+# raw tables (results.tsv, latency.tsv) there, for contrib/bench/shapes.sh.
 #
 # Everything runs on 127.0.0.1; every server is configured never to reach out on its own
 # (no root hints, no trust-anchor updates, no security polling); every loop is bounded; every
@@ -44,6 +45,10 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 LAT_QPS=${LAT_QPS:-10000}
 LAT_DURATION=${LAT_DURATION:-10}
+LAT_RUNS=${LAT_RUNS:-1}
+CLIENTS=${CLIENTS:-4}
+OUTSTANDING=${OUTSTANDING:-200}
+RESULTS_OUT=${RESULTS_OUT:-}
 RSS_N=${RSS_N:-100000}
 ERDNS_QUERYLOG=${ERDNS_QUERYLOG:-0}
 HOT_N=${HOT_N:-100}
@@ -57,7 +62,7 @@ SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 OUT=${OUT:-$ROOT/docs/benchmarks.md}
 KNOT_PORT=$((PORT_BASE + 3))
-DNSPERF_OPTS=(-c 4 -q 200 -t 2) # 4 client sockets, 200 outstanding, 2 s until a query is lost
+DNSPERF_OPTS=(-c "$CLIENTS" -q "$OUTSTANDING" -t 2) # client sockets, queries outstanding, 2 s until a query is lost
 
 # ---------------------------------------------------------------------------------------------
 # tools
@@ -133,6 +138,12 @@ cpu_ticks() { # utime+stime of the whole process (all threads), in clock ticks
 	s=$(sed 's/^.*) //' "/proc/$1/stat")
 	set -- $s
 	echo $((${12} + ${13}))
+}
+user_ticks() { # utime alone
+	local s
+	s=$(sed 's/^.*) //' "/proc/$1/stat")
+	set -- $s
+	echo "${12}"
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 udp_rcvbuf_drops() { awk '/^Udp:/ && ++n == 2 { print $6 }' /proc/net/snmp; } # RcvbufErrors, all sockets
@@ -379,8 +390,8 @@ unique_file() { # prefix count file: never-repeated names, 1 in 4 under office.c
 # --- one dnsperf run against the running server; appends a line to results.tsv
 RESULTS=$WORK/results.tsv
 LATENCY=$WORK/latency.tsv
-printf 'server\tworkload\trun\tqps\tcompleted\tlost\tsent\tcpu_us\trss_kb\trcodes\tother_pct\tudp_drops\tsteal_pct\n' >"$RESULTS"
-printf 'server\tworkload\tqps\tcompleted\tlost\tn\tp50\tp90\tp99\tp999\tmax\tavg_us\tsd_us\tsteal_pct\n' >"$LATENCY"
+printf 'server\tworkload\trun\tqps\tcompleted\tlost\tsent\tcpu_us\trss_kb\trcodes\tother_pct\tudp_drops\tsteal_pct\tuser_us\n' >"$RESULTS"
+printf 'server\tworkload\trun\tqps\tcompleted\tlost\tn\tp50\tp90\tp99\tp999\tmax\tavg_us\tsd_us\tsteal_pct\n' >"$LATENCY"
 
 dnsperf_run() { # server datafile out extra-args...
 	local server=$1 data=$2 out=$3
@@ -404,7 +415,7 @@ stat_of() { # file key -> value
 warm_hot() { dnsperf_run "$1" "$WORK/hot.txt" "$WORK/warm.txt" -n 3 -q 20; }
 
 measure() { # server workload run
-	local server=$1 wl=$2 run=$3 data extra=() out c0 c1 b0 b1 u0 u1 st0 st1
+	local server=$1 wl=$2 run=$3 data extra=() out c0 c1 b0 b1 u0 u1 st0 st1 ut0 ut1
 	out=$WORK/$server-$wl-$run.txt
 	start_server "$server"
 	case $wl in
@@ -413,6 +424,7 @@ measure() { # server workload run
 	zipf) data=$WORK/zipf.txt ;;
 	esac
 	c0=$(cpu_ticks "$SPID")
+	ut0=$(user_ticks "$SPID")
 	b0=$(cpu_busy "$SERVER_CPU")
 	st0=$(cpu_steal "$SERVER_CPU")
 	u0=$(udp_rcvbuf_drops)
@@ -420,48 +432,50 @@ measure() { # server workload run
 	if ! kill -0 "$SPID" 2>/dev/null; then
 		echo "bench: $server DIED during $wl run $run; log tail:" >&2
 		tail -20 "$WORK/$server.log" >&2
-		printf '%s\t%s\t%s\tDIED\t0\t0\t0\t-\t-\t-\t-\t-\t-\n' "$server" "$wl" "$run" >>"$RESULTS"
+		printf '%s\t%s\t%s\tDIED\t0\t0\t0\t-\t-\t-\t-\t-\t-\t-\n' "$server" "$wl" "$run" >>"$RESULTS"
 		forget_pid "$SPID"
 		return 0
 	fi
 	c1=$(cpu_ticks "$SPID")
+	ut1=$(user_ticks "$SPID")
 	b1=$(cpu_busy "$SERVER_CPU")
 	st1=$(cpu_steal "$SERVER_CPU")
 	u1=$(udp_rcvbuf_drops)
 	local comp rss
 	comp=$(stat_of "$out" completed)
 	rss=$(rss_kb "$SPID")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$run" "$(stat_of "$out" qps)" "$comp" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$run" "$(stat_of "$out" qps)" "$comp" \
 		"$(stat_of "$out" lost)" "$(stat_of "$out" sent)" \
 		"$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$comp" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-" }')" \
 		"$rss" "$(stat_of "$out" rcodes)" \
 		"$(awk -v b=$((b1 - b0)) -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN { o = (b - c) * 100 / hz / d; printf "%.0f", (o < 0 ? 0 : o) }')" "$((u1 - u0))" \
-		"$(steal_pct $((st1 - st0)) "$DURATION")" >>"$RESULTS"
+		"$(steal_pct $((st1 - st0)) "$DURATION")" \
+		"$(awk -v t=$((ut1 - ut0)) -v hz="$CLK_TCK" -v n="$comp" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-" }')" >>"$RESULTS"
 	tail -1 "$RESULTS" | sed 's/^/bench: /' >&2
 	rm -f "$WORK/miss.txt"
 	stop_server
 	if [ "$server" = erdns ]; then querylog_note "$wl" "$run"; fi
 }
 
-measure_latency() { # server workload: fixed rate, per-query latencies from dnsperf -v
-	local server=$1 wl=$2 data extra=() out=$WORK/$1-$2-lat.txt st0 st1
+measure_latency() { # server workload run: fixed rate, per-query latencies from dnsperf -v
+	local server=$1 wl=$2 run=$3 data extra=() out=$WORK/$1-$2-lat.txt st0 st1
 	start_server "$server"
 	case $wl in
 	hit) warm_hot "$server"; data=$WORK/hot.txt ;;
-	miss) data=$WORK/miss.txt; unique_file "lat-$server" $((LAT_QPS * LAT_DURATION + 1000)) "$data"; extra=(-n 1) ;;
+	miss) data=$WORK/miss.txt; unique_file "lat$run-$server" $((LAT_QPS * LAT_DURATION + 1000)) "$data"; extra=(-n 1) ;;
 	zipf) data=$WORK/zipf.txt ;;
 	esac
 	st0=$(cpu_steal "$SERVER_CPU")
 	dnsperf_run "$server" "$data" "$out" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${extra[@]}"
 	st1=$(cpu_steal "$SERVER_CPU")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$(stat_of "$out" qps)" "$(stat_of "$out" completed)" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$run" "$(stat_of "$out" qps)" "$(stat_of "$out" completed)" \
 		"$(stat_of "$out" lost)" "$(awk -f "$HERE/latency.awk" "$out" | tr ' ' '\t')" \
 		"$(stat_of "$out" avg)" "$(stat_of "$out" sd)" "$(steal_pct $((st1 - st0)) "$LAT_DURATION")" >>"$LATENCY"
 	tail -1 "$LATENCY" | sed 's/^/bench: latency /' >&2
 	rm -f "$WORK/miss.txt" "$out"
 	kill -0 "$SPID" 2>/dev/null || echo "bench: $server DIED during the $wl latency run" >&2
 	stop_server
-	if [ "$server" = erdns ]; then querylog_note "$wl" latency; fi
+	if [ "$server" = erdns ]; then querylog_note "$wl" "latency $run"; fi
 }
 
 RSSF=$WORK/rss.tsv
@@ -498,7 +512,7 @@ for server in $SERVERS; do
 	echo "bench: === $server ===" >&2
 	for wl in $WORKLOADS; do
 		for run in $(seq "$RUNS"); do measure "$server" "$wl" "$run"; done
-		measure_latency "$server" "$wl"
+		for run in $(seq "$LAT_RUNS"); do measure_latency "$server" "$wl" "$run"; done
 	done
 	if [ "$RSS_N" -gt 0 ]; then measure_rss "$server"; fi
 done
@@ -523,6 +537,7 @@ REPORT=$WORK/report.md
 	echo
 	echo "Versions: $(for s in $SERVERS knotd dnsperf; do server_version "$s"; done | paste -sd ';' | sed 's/;/; /g')."
 	echo
+	echo "Clients: dnsperf ${DNSPERF_OPTS[*]} (CLIENTS sockets, OUTSTANDING queries in flight at most)."
 	echo "Pinning: server on CPU ${SERVER_CPU}, dnsperf and knotd on CPU ${LOAD_CPU}. $RUNS runs of ${DURATION} s per server and workload, each on a freshly started server; median shown."
 	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
 	if [ "$ERDNS_QUERYLOG" = 1 ]; then
@@ -534,7 +549,7 @@ REPORT=$WORK/report.md
 		awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$QLOG"
 	fi
 	echo
-	echo "| server | workload | queries/s (median) | vs Unbound | lost per run (UDP rcvbuf drops) | CPU µs/answer (median) | vs Unbound | RSS after run (MB) | other load on server CPU | steal on server CPU |"
+	echo "| server | workload | queries/s (median) | vs Unbound | lost per run (UDP rcvbuf drops) | CPU µs/answer (median; user) | vs Unbound | RSS after run (MB) | other load on server CPU | steal on server CPU |"
 	echo "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"
 	for wl in hit miss zipf; do
 		uq=$(col unbound "$wl" 4 | median)
@@ -542,11 +557,12 @@ REPORT=$WORK/report.md
 		for s in $SERVERS; do
 			q=$(col "$s" "$wl" 4 | median)
 			c=$(col "$s" "$wl" 8 | median)
+			u=$(col "$s" "$wl" 14 | median)
 			lost=$(awk -F'\t' -v s="$s" -v w="$wl" 'NR > 1 && $1 == s && $2 == w { printf "%s%s", sep, ($4 == "DIED" ? "DIED" : $6 " (" $12 ")"); sep = " / " }' "$RESULTS")
 			rss=$(col "$s" "$wl" 9 | sort -g | tail -1 | awk '{ if ($1 != "") printf "%.0f", $1 / 1024 }')
 			other=$(col "$s" "$wl" 11 | sort -g | tail -1)
 			steal=$(col "$s" "$wl" 13 | sort -g | tail -1)
-			echo "| $s | $wl | $q | $(ratio "$q" "$uq") | $lost | $c | $(ratio "$c" "$uc") | ${rss:--} | ${other:--}% | ${steal:--}% |"
+			echo "| $s | $wl | $q | $(ratio "$q" "$uq") | $lost | $c ($u) | $(ratio "$c" "$uc") | ${rss:--} | ${other:--}% | ${steal:--}% |"
 		done
 	done
 	echo
@@ -574,15 +590,15 @@ REPORT=$WORK/report.md
 		echo "$bad"
 	fi
 	echo
-	echo "### Latency at a fixed rate of $LAT_QPS queries/s (${LAT_DURATION} s, one run)"
+	echo "### Latency at a fixed rate of $LAT_QPS queries/s (${LAT_DURATION} s, $LAT_RUNS run(s) per server and workload, each on a fresh server)"
 	echo
 	echo "dnsperf 2.10 prints only the average and standard deviation; the percentiles below are computed from its per-query"
 	echo "latencies (\`dnsperf -v\`, contrib/bench/latency.awk). Microseconds."
 	echo
-	echo "| server | workload | answered | lost | p50 | p90 | p99 | p99.9 | max | avg | stddev | steal |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| server | workload | run | answered | lost | p50 | p90 | p99 | p99.9 | max | avg | stddev | steal |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for wl in hit miss zipf; do
-		awk -F'\t' -v w="$wl" 'NR > 1 && $2 == w { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%% |\n", $1, $2, $4, $5, $7, $8, $9, $10, $11, $12, $13, $14 }' "$LATENCY"
+		awk -F'\t' -v w="$wl" 'NR > 1 && $2 == w { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%% |\n", $1, $2, $3, $5, $6, $8, $9, $10, $11, $12, $13, $14, $15 }' "$LATENCY"
 	done
 	echo
 	echo "### Memory per cached answer ($RSS_N unique names, VmRSS before and after)"
@@ -626,6 +642,10 @@ REPORT=$WORK/report.md
 } >"$REPORT"
 
 cat "$REPORT"
+if [ -n "$RESULTS_OUT" ]; then
+	mkdir -p "$RESULTS_OUT"
+	cp "$RESULTS" "$LATENCY" "$RESULTS_OUT/"
+fi
 if [ "$OUT" != "-" ]; then
 	if [ -f "$OUT" ] && grep -q '^<!-- bench:begin' "$OUT"; then
 		awk -v rep="$REPORT" '

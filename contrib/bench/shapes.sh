@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# erdns against dnsdist (and Unbound) on misses and the Zipf mix under several client shapes,
+# plus miss latency at a fixed rate over several runs: the table of issue 13. Every figure comes
+# from contrib/bench/run.sh (same servers, configurations, pinning and knotd), run once per shape;
+# each ratio compares servers measured in the same run.sh invocation.
+#
+# Usage: contrib/bench/shapes.sh [ERDNS_BINARY]        prints a markdown report on stdout
+#
+# Knobs (environment): SHAPES="8x100 4x200 100x200" (CLIENTSxOUTSTANDING, dnsperf -c and -q;
+# 100x200 is many clients with two queries each in flight, as a branch of PCs looks),
+# SERVERS="erdns dnsdist unbound", WORKLOADS="miss zipf", RUNS=3, DURATION=10, LAT_QPS=5000,
+# LAT_RUNS=3, LAT_SHAPE=4x200, PORT_BASE, and anything else run.sh reads. Everything stays on
+# 127.0.0.1, as in run.sh.
+set -euo pipefail
+export LC_ALL=C
+HERE=$(cd "$(dirname "$0")" && pwd)
+ERDNS=${1:-$HERE/../../build/erdns}
+SHAPES=${SHAPES:-8x100 4x200 100x200}
+SERVERS=${SERVERS:-erdns dnsdist unbound}
+WORKLOADS=${WORKLOADS:-miss zipf}
+LAT_QPS=${LAT_QPS:-5000}
+LAT_RUNS=${LAT_RUNS:-3}
+LAT_SHAPE=${LAT_SHAPE:-4x200}
+export RUNS=${RUNS:-3} DURATION=${DURATION:-10}
+DIR=$(mktemp -d /tmp/erdns-shapes.XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+
+run_shape() { # shape out-dir extra-env...
+	local shape=$1 out=$2
+	shift 2
+	env "$@" CLIENTS="${shape%x*}" OUTSTANDING="${shape#*x}" SERVERS="$SERVERS" RSS_N=0 OUT=- \
+		RESULTS_OUT="$out" "$HERE/run.sh" bench "$ERDNS" >"$out.md" 2>"$out.err" ||
+		{ echo "shapes: run.sh failed for $shape (see below)" >&2; tail -20 "$out.err" >&2; exit 1; }
+}
+
+T0=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+for shape in $SHAPES; do
+	echo "shapes: $shape" >&2
+	run_shape "$shape" "$DIR/$shape" WORKLOADS="$WORKLOADS" LAT_RUNS=0
+done
+echo "shapes: latency, $LAT_RUNS runs at $LAT_QPS q/s" >&2
+run_shape "$LAT_SHAPE" "$DIR/latency" WORKLOADS=miss RUNS=0 LAT_RUNS="$LAT_RUNS" LAT_QPS="$LAT_QPS"
+T1=$(date +%s)
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { # file server workload column
+	awk -F'\t' -v s="$2" -v w="$3" -v c="$4" 'NR > 1 && $1 == s && $2 == w && $c ~ /^[0-9.]+$/ { print $c }' "$1"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2fx", a / b; else print "-" }'; }
+
+echo "### Client shapes ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+echo
+echo "\`contrib/bench/shapes.sh\` on $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo '?'); load average $LOAD0 before, $(cut -d' ' -f1-3 /proc/loadavg) after; $((T1 - T0)) s."
+echo "One worker per server on CPU ${SERVER_CPU:-1}, dnsperf and knotd on CPU ${LOAD_CPU:-0}; medians of $RUNS runs of $DURATION s, each on a fresh server."
+echo "CPU µs per answer: utime+stime of the server over its answers (in parentheses: utime alone). Ratios are erdns / dnsdist."
+echo
+printf '| shape (dnsperf -c x -q) | workload |'
+for s in $SERVERS; do printf ' %s q/s | %s CPU µs |' "$s" "$s"; done
+echo ' q/s erdns/dnsdist | CPU erdns/dnsdist | max steal |'
+printf '|---|---|'
+for s in $SERVERS; do printf -- '---:|---:|'; done
+echo '---:|---:|---:|'
+for shape in $SHAPES; do
+	f=$DIR/$shape/results.tsv
+	for wl in $WORKLOADS; do
+		printf '| %s | %s |' "$shape" "$wl"
+		for s in $SERVERS; do
+			printf ' %s | %s (%s) |' "$(col "$f" "$s" "$wl" 4 | median)" "$(col "$f" "$s" "$wl" 8 | median)" "$(col "$f" "$s" "$wl" 14 | median)"
+		done
+		eq=$(col "$f" erdns "$wl" 4 | median)
+		dq=$(col "$f" dnsdist "$wl" 4 | median)
+		ec=$(col "$f" erdns "$wl" 8 | median)
+		dc=$(col "$f" dnsdist "$wl" 8 | median)
+		steal=$(awk -F'\t' -v w="$wl" 'NR > 1 && $2 == w { print $13 }' "$f" | sort -g | tail -1)
+		echo " $(ratio "$eq" "$dq") | $(ratio "$ec" "$dc") | ${steal:--}% |"
+	done
+done
+echo
+echo "Miss latency at a fixed $LAT_QPS queries/s, shape $LAT_SHAPE, $LAT_RUNS runs of ${LAT_DURATION:-10} s per server (each on a fresh server), microseconds:"
+echo
+echo "| server | run | answered | lost | p50 | p90 | p99 | p99.9 | max | steal |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%% |\n", $1, $3, $5, $6, $8, $9, $10, $11, $12, $15 }' "$DIR/latency/latency.tsv"
+echo
+for s in $SERVERS; do
+	printf '%s: p99 median %s µs, worst %s µs.\n' "$s" "$(col "$DIR/latency/latency.tsv" "$s" miss 10 | median)" \
+		"$(col "$DIR/latency/latency.tsv" "$s" miss 10 | sort -g | tail -1)"
+done
