@@ -43,11 +43,10 @@ echo "shapes: latency, $LAT_RUNS runs at $LAT_QPS q/s" >&2
 run_shape "$LAT_SHAPE" "$DIR/latency" WORKLOADS=miss RUNS=0 LAT_RUNS="$LAT_RUNS" LAT_QPS="$LAT_QPS"
 T1=$(date +%s)
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$HERE/report.sh" # median, ratio
 col() { # file server workload column
 	awk -F'\t' -v s="$2" -v w="$3" -v c="$4" 'NR > 1 && $1 == s && $2 == w && $c ~ /^[0-9.]+$/ { print $c }' "$1"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2fx", a / b; else print "-" }'; }
 
 echo "### Client shapes ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 echo
