@@ -13,7 +13,8 @@
 # LAT_RUNS=1 (latency runs at a fixed rate, each on a fresh server), RSS_N=100000 (entries for the memory test), HOT_N=100,
 # ZIPF_NAMES=100000 ZIPF_QUERIES=1000000, SERVERS="erdns unbound dnsmasq dnsdist",
 # WORKLOADS="hit miss zipf" (a subset for a quick A/B; RSS_N=0 skips the memory test),
-# CLIENTS=4 OUTSTANDING=200 (the client shape: dnsperf -c and -q), PORT_BASE=15350, SERVER_CPU=1 LOAD_CPU=0 (knotd shares the load generator's core),
+# CLIENTS=4 OUTSTANDING=200 (the client shape: dnsperf -c and -q), PORT_BASE=15350, SERVER_CPU=1 LOAD_CPU=0,
+# UPSTREAM_CPU=$LOAD_CPU (knotd: by default it shares the load generator's core),
 # OUT=docs/benchmarks.md (OUT=- : print the report only), KEEP=1 keeps the work directory,
 # ERDNS_AUDIT=1 makes erdns's office.com route an m365 route over a one-set list (m365-bench.json,
 # 198.51.100.0/24: knotd's office.com answers are inside), so every office.com miss is judged by
@@ -35,7 +36,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
@@ -60,6 +61,7 @@ ERDNS_AUDIT=${ERDNS_AUDIT:-0}
 PORT_BASE=${PORT_BASE:-15350}
 SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
+UPSTREAM_CPU=${UPSTREAM_CPU:-$LOAD_CPU} # knotd; a core of its own where there is a third
 OUT=${OUT:-$ROOT/docs/benchmarks.md}
 KNOT_PORT=$((PORT_BASE + 3))
 DNSPERF_OPTS=(-c "$CLIENTS" -q "$OUTSTANDING" -t 2) # client sockets, queries outstanding, 2 s until a query is lost
@@ -189,9 +191,10 @@ fi
 
 install_missing
 NCPU=$(nproc)
-PIN_LOAD=() PIN_SERVER=()
+PIN_LOAD=() PIN_SERVER=() PIN_UPSTREAM=()
 if [ "$NCPU" -ge 2 ]; then
 	PIN_LOAD=(taskset -c "$LOAD_CPU")
+	PIN_UPSTREAM=(taskset -c "$UPSTREAM_CPU")
 	PIN_SERVER=(taskset -c "$SERVER_CPU")
 else
 	echo "bench: only one CPU: load generator and servers share it (numbers will be poor)" >&2
@@ -250,9 +253,10 @@ zone:
   - domain: bench.test
   - domain: office.com
 EOF
-# knotd shares the load generator's core: the server under test has its core to itself
-log_cmd "${PIN_LOAD[*]} knotd -c $WORK/knot/knot.conf"
-"${PIN_LOAD[@]}" knotd -c "$WORK/knot/knot.conf" >"$WORK/knotd.log" 2>&1 &
+# knotd shares the load generator's core unless UPSTREAM_CPU says otherwise: the server under
+# test has its core to itself
+log_cmd "${PIN_UPSTREAM[*]} knotd -c $WORK/knot/knot.conf"
+"${PIN_UPSTREAM[@]}" knotd -c "$WORK/knot/knot.conf" >"$WORK/knotd.log" 2>&1 &
 KNOT_PID=$!
 PIDS+=("$KNOT_PID")
 wait_ready "$KNOT_PORT" "$KNOT_PID" knotd
@@ -537,7 +541,7 @@ REPORT=$WORK/report.md
 	echo "Versions: $(for s in $SERVERS knotd dnsperf; do server_version "$s"; done | paste -sd ';' | sed 's/;/; /g')."
 	echo
 	echo "Clients: dnsperf ${DNSPERF_OPTS[*]} (CLIENTS sockets, OUTSTANDING queries in flight at most)."
-	echo "Pinning: server on CPU ${SERVER_CPU}, dnsperf and knotd on CPU ${LOAD_CPU}. $RUNS runs of ${DURATION} s per server and workload, each on a freshly started server; median shown."
+	echo "Pinning: server on CPU ${SERVER_CPU}, dnsperf on CPU ${LOAD_CPU}, knotd on CPU ${UPSTREAM_CPU}. $RUNS runs of ${DURATION} s per server and workload, each on a freshly started server; median shown."
 	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
 	if [ "$ERDNS_QUERYLOG" = 1 ]; then
 		echo
