@@ -50,7 +50,7 @@ col() { # file server workload column
 
 echo "### Client shapes ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 echo
-echo "\`contrib/bench/shapes.sh\` on $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo '?'); load average $LOAD0 before, $(cut -d' ' -f1-3 /proc/loadavg) after; $((T1 - T0)) s."
+echo "\`contrib/bench/shapes.sh\` with $ERDNS (the repository at $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo '?')); load average $LOAD0 before, $(cut -d' ' -f1-3 /proc/loadavg) after; $((T1 - T0)) s."
 echo "One worker per server on CPU ${SERVER_CPU:-1}, dnsperf on CPU ${LOAD_CPU:-0}, knotd on CPU ${UPSTREAM_CPU:-${LOAD_CPU:-0}}; medians of $RUNS runs of $DURATION s, each on a fresh server."
 echo "CPU µs per answer: utime+stime of the server over its answers (in parentheses: utime alone). Ratios are erdns / dnsdist."
 echo
