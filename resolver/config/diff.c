@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/sockaddr.h"
+#include "util/str.h"
 
 bool config_same_listeners(const config_t *a, const config_t *b)
 {
@@ -162,11 +163,6 @@ static cJSON *diff_zones(const config_t *old, const config_t *next)
 	return o;
 }
 
-static bool same_string(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
 static cJSON *restart_needed(const config_t *old, const config_t *next)
 {
 	cJSON *arr = cJSON_CreateArray();
@@ -174,9 +170,9 @@ static cJSON *restart_needed(const config_t *old, const config_t *next)
 		cJSON_AddItemToArray(arr, cJSON_CreateString("server.listen"));
 	if (old->threads != next->threads)
 		cJSON_AddItemToArray(arr, cJSON_CreateString("server.threads"));
-	if (!same_string(old->control_socket, next->control_socket))
+	if (!str_same(old->control_socket, next->control_socket))
 		cJSON_AddItemToArray(arr, cJSON_CreateString("control.socket"));
-	if (!same_string(old->metrics_listen, next->metrics_listen))
+	if (!str_same(old->metrics_listen, next->metrics_listen))
 		cJSON_AddItemToArray(arr, cJSON_CreateString("metrics.listen"));
 	return arr;
 }

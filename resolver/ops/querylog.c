@@ -50,6 +50,7 @@
 #include "ops/querylog_line.h"
 #include "util/log.h"
 #include "util/spsc_ring.h"
+#include "util/str.h"
 
 #define ER_QLOG_IDLE_MS 50 /* longest a line waits in a quiet lane */
 #define ER_QLOG_WRITE_MS 100 /* how long a round waits for a blocked output */
@@ -228,16 +229,11 @@ static void hand_over(querylog_t *ql, const output_t *out)
 	wake(ql);
 }
 
-static bool same_path(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
 int querylog_configure(querylog_t *ql, bool is_on, const char *path)
 {
 	pthread_mutex_lock(&ql->control_lock);
 	int rc = 0;
-	if (is_on == ql->is_on && (!is_on || same_path(path, ql->path)))
+	if (is_on == ql->is_on && (!is_on || str_same(path, ql->path)))
 		goto out;
 	char *copy = is_on && path ? strdup(path) : NULL;
 	if (is_on && path && copy == NULL) {

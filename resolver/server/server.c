@@ -68,6 +68,7 @@
 #include "upstream/health_table.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
+#include "util/str.h"
 
 typedef struct server {
 	uv_loop_t loop;
@@ -277,17 +278,12 @@ static int reload_failed(char *msg, size_t len, const char *err)
 	return -1;
 }
 
-static bool same_string(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
 /* log.queries and log.query_file of c; old is the snapshot before a
  * reload (NULL at start). */
 static void apply_querylog(server_t *s, const config_t *old, const config_t *c)
 {
 	if (old && old->log_queries == c->log_queries &&
-	    (!c->log_queries || same_string(old->query_file, c->query_file)))
+	    (!c->log_queries || str_same(old->query_file, c->query_file)))
 		return;
 	const char *to = c->query_file ? c->query_file : "stderr";
 	int rc = querylog_configure(s->querylog, c->log_queries, c->query_file);
