@@ -97,6 +97,7 @@ struct querylog {
 	pthread_mutex_t control_lock; /* serialises configure and reopen */
 	bool is_on; /* under control_lock: the configured state */
 	char *path; /* under control_lock: NULL for stderr */
+	bool is_broken; /* under control_lock: the last open of path failed */
 
 	pthread_mutex_t lock; /* the hand-over slot and the stop flag */
 	output_t next;
@@ -233,7 +234,8 @@ int querylog_configure(querylog_t *ql, bool is_on, const char *path)
 {
 	pthread_mutex_lock(&ql->control_lock);
 	int rc = 0;
-	if (is_on == ql->is_on && (!is_on || str_same(path, ql->path)))
+	/* Unchanged settings still retry an open that failed (querylog.h). */
+	if (!ql->is_broken && is_on == ql->is_on && (!is_on || str_same(path, ql->path)))
 		goto out;
 	char *copy = is_on && path ? strdup(path) : NULL;
 	if (is_on && path && copy == NULL) {
@@ -245,6 +247,7 @@ int querylog_configure(querylog_t *ql, bool is_on, const char *path)
 	ql->is_on = is_on;
 	output_t next;
 	rc = open_output(is_on, path, &next);
+	ql->is_broken = rc < 0;
 	hand_over(ql, &next);
 out:
 	pthread_mutex_unlock(&ql->control_lock);
@@ -258,10 +261,19 @@ int querylog_reopen(querylog_t *ql)
 	if (ql->is_on && ql->path != NULL) {
 		output_t next;
 		rc = open_output(true, ql->path, &next);
+		ql->is_broken = rc < 0;
 		hand_over(ql, &next);
 	}
 	pthread_mutex_unlock(&ql->control_lock);
 	return rc;
+}
+
+bool querylog_is_broken(querylog_t *ql)
+{
+	pthread_mutex_lock(&ql->control_lock);
+	bool is_broken = ql->is_broken;
+	pthread_mutex_unlock(&ql->control_lock);
+	return is_broken;
 }
 
 /* --- output: writing (writer thread) ----------------------------------------- */

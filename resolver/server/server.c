@@ -279,11 +279,13 @@ static int reload_failed(char *msg, size_t len, const char *err)
 }
 
 /* log.queries and log.query_file of c; old is the snapshot before a
- * reload (NULL at start). */
+ * reload (NULL at start). A reload with the same settings still tries a
+ * file that failed to open (docs/operations.md promises it). */
 static void apply_querylog(server_t *s, const config_t *old, const config_t *c)
 {
 	if (old && old->log_queries == c->log_queries &&
-	    (!c->log_queries || str_same(old->query_file, c->query_file)))
+	    (!c->log_queries || str_same(old->query_file, c->query_file)) &&
+	    !querylog_is_broken(s->querylog))
 		return;
 	const char *to = c->query_file ? c->query_file : "stderr";
 	int rc = querylog_configure(s->querylog, c->log_queries, c->query_file);

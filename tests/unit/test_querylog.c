@@ -4,7 +4,8 @@
  * rcode names, the calendar) and ops/querylog.c (a full lane drops and
  * counts, order kept, the writer's own drops reach the worker's counter, a
  * full disk and a FIFO nobody reads stall neither submit nor stop, reopen
- * after a rename). The ring itself: test_spsc_ring.
+ * after a rename, a reload retrying a file that failed to open). The ring
+ * itself: test_spsc_ring.
  *
  * Events are built the way the pipeline builds them: a real snapshot
  * loaded from JSON (with the m365 fixture list and a view), health ids
@@ -627,6 +628,44 @@ static void test_reopen_and_configure(void **state)
 	unlink(moved);
 }
 
+/* Regression: a reload with unchanged settings never retried a file that
+ * had failed to open (querylog_configure returned early), so the log
+ * stayed broken until a SIGUSR1 although the docs promise a reload too. */
+static void test_reload_retries_a_file_that_failed_to_open(void **state)
+{
+	fixture_t *f = *state;
+	char dir[96], path[128];
+	snprintf(dir, sizeof(dir), "%s/missing", tmpdir);
+	snprintf(path, sizeof(path), "%s/q.jsonl", dir);
+	querylog_t *ql = new_log(f, 0);
+	assert_int_equal(querylog_start(ql), 0);
+	assert_int_equal(querylog_configure(ql, true, path), -ENOENT);
+	static metrics_t m;
+	memset(&m, 0, sizeof(m));
+	submit_range(f, ql, &m, 0, 3); /* broken: dropped and counted */
+	uint64_t written = 0, dropped = 0;
+	for (int i = 0; i < 200 && dropped < 3; i++) { /* bounded: 2 s */
+		usleep(10000);
+		querylog_totals(ql, &written, &dropped);
+	}
+	assert_int_equal(dropped, 3);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(querylog_configure(ql, true, path), 0); /* same settings */
+	submit_range(f, ql, &m, 3, 6);
+	for (int i = 0; i < 200 && written < 3; i++) {
+		usleep(10000);
+		querylog_totals(ql, &written, &dropped);
+	}
+	querylog_free(ql);
+	char *text = read_file(path);
+	assert_names(text, 3, 6);
+	free(text);
+	assert_int_equal(written, 3);
+	assert_int_equal(dropped, 3);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +684,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fifo_nobody_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totals_add_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_and_configure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_retries_a_file_that_failed_to_open,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
