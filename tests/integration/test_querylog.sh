@@ -4,7 +4,8 @@
 # answer, a local zone, a view's rule, an m365 route's er (the ExpressRoute
 # audit's verdict), a CHAOS answer, BADVERS and a refused client;
 # SIGUSR1 (and erdns ctl reopen) after logrotate's rename writes to the new
-# file; a reload moves the log to /dev/full and then to a FIFO nobody reads,
+# file; a reload with unchanged settings retries a file that failed to open;
+# a reload moves the log to /dev/full and then to a FIFO nobody reads,
 # and DNS answers neither slow down nor stop, nor does the server's stop.
 . "$(dirname "$0")/lib.sh"
 
@@ -152,6 +153,22 @@ check_eq "ctl reopen" "reopened $QF" "$("$ERDNS" ctl -s "$W/ctl.sock" reopen 2>&
 qs after-ctl.example.org >/dev/null
 check_eq "after ctl reopen: a line in the new file" 0 "$(await_line "$QF" after-ctl.example.org; echo $?)"
 check_eq "nothing new in the file renamed before it" missing "$(qline "$QF.2" after-ctl.example.org)"
+
+# A file that cannot be opened (its directory is missing) is tried again by
+# a reload with the same settings once the directory is there.
+LATE="$W/late/queries.jsonl"
+write_config "$LATE"
+kill -HUP "$ERDNS_PID"
+for _ in $(seq 100); do grep -q "cannot open $LATE" "$W/erdns.log" && break; sleep 0.05; done
+check_has "reload to a missing directory: the error is logged" \
+	"query log: cannot open $LATE: No such file or directory" "$(cat "$W/erdns.log")"
+mkdir "$W/late"
+kill -HUP "$ERDNS_PID" # the same configuration
+for _ in $(seq 100); do grep -q "writing to $LATE" "$W/erdns.log" && break; sleep 0.05; done
+check_has "a reload with the same settings opens it" "query log: writing to $LATE" \
+	"$(cat "$W/erdns.log")"
+qs after-late.example.org >/dev/null
+check_eq "after the retry: a line in the file" 0 "$(await_line "$LATE" after-late.example.org; echo $?)"
 
 # answer_many N PREFIX: N queries one after the other (2 s timeout each);
 # prints "answered elapsed_ms".
