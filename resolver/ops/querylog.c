@@ -7,9 +7,12 @@
  * capture and the push; formatting the line costs ~115 ns more. Formatting
  * on the workers would triple their cost, and a line (~225 bytes) takes
  * three times a record's room (~70 bytes) in the ring. So format runs
- * here, on a thread that is idle most of the time. For the same reason the
- * workers stamp records with the uv_hrtime() they already read, and the
- * writer turns it into wall-clock time.
+ * here, on a thread that is idle most of the time. For the same reason a
+ * record's time is monotonic: at the reply the worker reads uv_hrtime()
+ * once more (query_record in server/query.c; on Linux a vDSO read, no system
+ * call) for the line's ts and, less the uv_hrtime() stamped at receipt,
+ * its latency; the writer turns it into wall-clock time
+ * (read_wall_offset), so the workers never read the wall clock.
  *
  * The writer's round: take a new output if one was handed over, then for
  * each lane pop up to ER_QLOG_ROUND_LINES records, format them into one
