@@ -434,7 +434,7 @@ static bool drain_lane(querylog_t *ql, lane_t *l, uint64_t deadline)
 	atomic_store_explicit(&l->is_kicked, false, memory_order_relaxed);
 	size_t n = 0;
 	for (; n < ER_QLOG_ROUND_LINES; n++) {
-		size_t len = spsc_ring_pop(l->ring, ql->rec, ER_QLOG_RECORD_MAX);
+		size_t len = spsc_ring_pop(l->ring, ql->rec, ER_QLOG_RECORD_MAX, NULL);
 		if (len == 0)
 			break;
 		if (ql->out.state == OUT_OFF)
@@ -513,7 +513,7 @@ static void drain_at_stop(querylog_t *ql)
 		;
 	for (unsigned i = 0; i < ql->n_lanes; i++) {
 		lane_t *l = &ql->lanes[i];
-		while (spsc_ring_pop(l->ring, ql->rec, ER_QLOG_RECORD_MAX) > 0)
+		while (spsc_ring_pop(l->ring, ql->rec, ER_QLOG_RECORD_MAX, NULL) > 0)
 			count_dropped(ql, l, ql->out.state == OUT_ON);
 	}
 	count_dropped(ql, &ql->lanes[0], ql->buf_lines);

@@ -9,7 +9,6 @@
  */
 #include "util/spsc_ring.h"
 
-#include <assert.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -94,23 +93,28 @@ bool spsc_ring_push(spsc_ring_t *r, const void *rec, uint32_t len, bool *is_fill
 	return true;
 }
 
-size_t spsc_ring_pop(spsc_ring_t *r, void *out, size_t cap)
+size_t spsc_ring_pop(spsc_ring_t *r, void *out, size_t cap, uint64_t *skipped)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head == r->tail_seen) {
-		r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head == r->tail_seen)
-			return 0;
+	for (;;) {
+		if (head == r->tail_seen) {
+			r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+			if (head == r->tail_seen)
+				return 0;
+		}
+		uint32_t len;
+		copy_out(r, head, &len, ER_SPSC_RING_HEADER);
+		uint64_t next = head + ER_SPSC_RING_HEADER + len;
+		if (len <= cap)
+			copy_out(r, head + ER_SPSC_RING_HEADER, out, len);
+		else if (skipped)
+			(*skipped)++;
+		/* release: the producer may reuse the bytes only after we copied them */
+		atomic_store_explicit(&r->head, next, memory_order_release);
+		if (len <= cap)
+			return len;
+		head = next;
 	}
-	uint32_t len;
-	copy_out(r, head, &len, ER_SPSC_RING_HEADER);
-	/* The caller's bound (spsc_ring.h); cap is unused under NDEBUG. */
-	assert(len <= cap);
-	(void)cap;
-	copy_out(r, head + ER_SPSC_RING_HEADER, out, len);
-	/* release: the producer may reuse the bytes only after we copied them */
-	atomic_store_explicit(&r->head, head + ER_SPSC_RING_HEADER + len, memory_order_release);
-	return len;
 }
 
 size_t spsc_ring_used(spsc_ring_t *r)

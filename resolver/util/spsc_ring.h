@@ -42,11 +42,11 @@ bool spsc_ring_push(spsc_ring_t *r, const void *rec, uint32_t len, bool *is_fill
 
 /*
  * Consumer: moves the oldest record into out (cap bytes) and returns its
- * length; 0 when the ring is empty. cap must hold the longest record the
- * producer pushes (asserted): both sides agree on that bound, the query
- * log's is ER_QLOG_RECORD_MAX.
+ * length; 0 when the ring is empty. A record longer than cap (the producer
+ * pushed more than the consumer expects) is skipped, *skipped (may be NULL)
+ * incremented, and the next one is taken.
  */
-size_t spsc_ring_pop(spsc_ring_t *r, void *out, size_t cap);
+size_t spsc_ring_pop(spsc_ring_t *r, void *out, size_t cap, uint64_t *skipped);
 
 /* Bytes in use as the consumer sees them (for tests). */
 size_t spsc_ring_used(spsc_ring_t *r);

@@ -1,9 +1,9 @@
 /*
  * Tests for util/spsc_ring.c: records of every size in order across many
- * wrap-arounds of a small ring, a full ring refusing, the quarter-full
- * hint. Single-threaded: the producer/consumer hand-off under two threads
- * is exercised by test_querylog (a writer thread draining) and the
- * integration tests.
+ * wrap-arounds of a small ring, a full ring refusing, a record too long for
+ * the consumer skipped, the quarter-full hint. Single-threaded: the
+ * producer/consumer hand-off under two threads is exercised by
+ * test_querylog (a writer thread draining) and the integration tests.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,7 +34,7 @@ static void test_ring_order_wrap_and_full(void **state)
 		}
 		assert_true(spsc_ring_used(r) > 256 - (ER_SPSC_RING_HEADER + 37));
 		for (int k = 0; k < 1 + round % 7; k++) { /* 1..7 of the 6..60 held */
-			size_t len = spsc_ring_pop(r, out, sizeof(out));
+			size_t len = spsc_ring_pop(r, out, sizeof(out), NULL);
 			if (len == 0)
 				break;
 			assert_int_equal(len, 1 + next_out % 37);
@@ -43,11 +43,17 @@ static void test_ring_order_wrap_and_full(void **state)
 			next_out++;
 		}
 	}
-	while (spsc_ring_pop(r, out, sizeof(out)) > 0)
+	while (spsc_ring_pop(r, out, sizeof(out), NULL) > 0)
 		next_out++;
 	assert_int_equal(next_out, next_in);
 	assert_int_equal(spsc_ring_used(r), 0);
+	/* a record longer than the consumer's buffer is skipped, not returned */
+	uint64_t skipped = 0;
 	memset(in, 7, sizeof(in));
+	assert_true(spsc_ring_push(r, in, 40, NULL));
+	assert_true(spsc_ring_push(r, in, 8, NULL));
+	assert_int_equal(spsc_ring_pop(r, out, 16, &skipped), 8);
+	assert_int_equal(skipped, 1);
 	bool is_filling = true;
 	assert_true(spsc_ring_push(r, in, 8, &is_filling));
 	assert_false(is_filling);
