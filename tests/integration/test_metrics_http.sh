@@ -147,6 +147,7 @@ if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
 	config "$W/v6.json" "$P2" "[::1]:$P6"
 	"$ERDNS" serve -c "$W/v6.json" 2>"$W/v6.log" &
 	v6=$!
+	BG_PIDS+=("$v6")
 	if await_ready "$v6" curl -sf -g --max-time 1 "http://[::1]:$P6/health"; then
 		check_has "metrics.listen [::1]:PORT serves" "ok" "$(curl -s -g --max-time 5 "http://[::1]:$P6/health")"
 		kill -TERM "$v6"
