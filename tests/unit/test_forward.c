@@ -1496,6 +1496,8 @@ static void test_audit_fallback_late_outside_ignored(void **state)
 	uint32_t ttls[MAX_TTLS];
 	assert_ttls(ttls, reply_ttls(t, 0, ttls), (uint32_t[]){ 20 }, 1);
 	assert_true(attempt(t, 1)->is_cancelled); /* hq2's linger ended with the answer */
+	assert_int_equal(t->n_events, 1);
+	assert_int_equal(t->ers[0], ER_WORD_OFF); /* branch's answer: a later group */
 }
 
 /* Only names an m365 route decided are audited, only A/AAAA questions,
