@@ -2,8 +2,8 @@
  * Microsoft 365 endpoint import (routing/m365*.c): every URL shape, each
  * filter, exceptions computed from the data, precedence against operator
  * (domains) rules, URLs flagged both ways, malformed files, the diff, and
- * the real Worldwide lists from ../shared/data when they are there (the
- * assertions are skipped with a printed reason when they are not).
+ * the real Worldwide lists from ../shared/data (skipped when they are not
+ * there, failed when CI is set: tests/unit/real_data.h).
  *
  * Fixture tests/fixtures/m365/small.json, default filter: sets 1, 2, 31, 12,
  * 46, 99 (an unknown service area) and 100 (no URLs) are selected; 8, 35 and
@@ -26,6 +26,7 @@
 #include "routing/m365.h"
 #include "routing/pac.h"
 #include "routing/ruleset.h"
+#include "real_data.h"
 
 enum { ACT_DEFAULT = 0, ACT_ER = 1, ACT_OPERATOR = 2 };
 
@@ -84,16 +85,6 @@ static long act(const ruleset_t *rs, const char *name)
 {
 	const rule_t *r = find(rs, name);
 	return r ? (long)r->action : ACT_DEFAULT;
-}
-
-static bool real_data(const char *path)
-{
-	if (access(path, R_OK) == 0)
-		return true;
-	printf("SKIPPED: real Microsoft 365 list %s is absent (CI has ../shared/data); "
-	       "its assertions did not run\n",
-	       path);
-	return false;
 }
 
 /* ---- shapes ---- */
@@ -550,8 +541,7 @@ static void test_pac_proxy_check(void **state)
 static void test_real_2026(void **state)
 {
 	(void)state;
-	if (!real_data(REAL_2026))
-		return;
+	require_real_data(REAL_2026);
 	struct fx f;
 	fx_load(&f, REAL_2026);
 	fx_import(&f, ER_M365_FILTER_DEFAULT);
@@ -587,8 +577,7 @@ static void test_real_2026(void **state)
 static void test_real_2022(void **state)
 {
 	(void)state;
-	if (!real_data(REAL_2022))
-		return;
+	require_real_data(REAL_2022);
 	struct fx f;
 	fx_load(&f, REAL_2022);
 	fx_import(&f, ER_M365_FILTER_DEFAULT);

@@ -2,7 +2,8 @@
  * Tests for routing/m365_prefixes.c: which sets' `ips` become the
  * ExpressRoute audit's prefixes (the URL filter, and the set's own
  * expressRoute flag always), bad prefixes with their place, and the real
- * Worldwide lists from ../shared/data when present.
+ * Worldwide lists from ../shared/data (skipped when absent, failed when CI
+ * is set: tests/unit/real_data.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "routing/m365.h"
+#include "real_data.h"
 
 #define FIXTURE(name) ERDNS_FIXTURES "/m365/" name
 #define REAL_2026     ERDNS_FIXTURES "/../../../shared/data/m365-endpoints-worldwide.json"
@@ -114,21 +116,12 @@ static void test_bad_prefix(void **state)
 	m365_list_free(l);
 }
 
-static bool real_data(const char *path)
-{
-	if (access(path, R_OK) == 0)
-		return true;
-	printf("SKIPPED: %s is absent (CI has ../shared/data)\n", path);
-	return false;
-}
-
 /* The data README: 10 sets flagged expressRoute, 34 distinct IPv4
  * prefixes, no IPv6 (fetched with NoIPv6=true or trimmed upstream). */
 static void test_real_2026(void **state)
 {
 	(void)state;
-	if (!real_data(REAL_2026))
-		return;
+	require_real_data(REAL_2026);
 	m365_list_t *l = load(REAL_2026);
 	prefixset_t *ps = prefixes(l, ER_M365_FILTER_DEFAULT);
 	assert_int_equal(prefixset_count(ps, AF_INET), 34);
@@ -143,8 +136,7 @@ static void test_real_2026(void **state)
 static void test_real_2022(void **state)
 {
 	(void)state;
-	if (!real_data(REAL_2022))
-		return;
+	require_real_data(REAL_2022);
 	m365_list_t *l = load(REAL_2022);
 	prefixset_t *ps = prefixes(l, ER_M365_FILTER_DEFAULT);
 	assert_true(prefixset_count(ps, AF_INET) > 0);

@@ -5,7 +5,8 @@
  * list with IPv6 too), each probed at its first and last address, inside
  * and just outside, plus pseudo-random addresses, against a linear scan
  * written here bit by bit (the independent check). The real-data part is
- * skipped with a message when ../shared/data is absent.
+ * skipped when ../shared/data is absent (failed when CI is set:
+ * tests/unit/real_data.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "routing/prefixset.h"
+#include "real_data.h"
 
 #define REAL_2026 ERDNS_FIXTURES "/../../../shared/data/m365-endpoints-worldwide.json"
 #define REAL_2022                                                                                  \
@@ -347,14 +349,13 @@ static char *slurp(const char *path)
 }
 
 /* Every "ips" entry of every endpoint set, read with cJSON directly (not
- * with the importer under test). Returns false when the file is absent. */
-static bool load_real(const char *path, naive_t *nv, size_t *entries_v4)
+ * with the importer under test). Skips the test when the file is absent
+ * (fails it when CI is set). */
+static void load_real(const char *path, naive_t *nv, size_t *entries_v4)
 {
+	require_real_data(path);
 	const char *text = slurp(path);
-	if (text == NULL) {
-		printf("SKIPPED: %s is absent (CI has ../shared/data)\n", path);
-		return false;
-	}
+	assert_non_null(text);
 	cJSON *root = cJSON_Parse(text);
 	assert_non_null(root);
 	nv->n = 0;
@@ -368,7 +369,6 @@ static bool load_real(const char *path, naive_t *nv, size_t *entries_v4)
 		}
 	}
 	cJSON_Delete(root);
-	return true;
 }
 
 static void check_real(const naive_t *nv)
@@ -387,8 +387,7 @@ static void test_real_2026(void **state)
 	(void)state;
 	static naive_t nv;
 	size_t v4;
-	if (!load_real(REAL_2026, &nv, &v4))
-		return;
+	load_real(REAL_2026, &nv, &v4);
 	assert_int_equal(v4, 51); /* the data README: 51 prefixes, IPv4 only */
 	assert_int_equal(nv.n, 51);
 	assert_int_equal(distinct(&nv, AF_INET), 34);
@@ -400,8 +399,7 @@ static void test_real_2022_with_ipv6(void **state)
 	(void)state;
 	static naive_t nv;
 	size_t v4;
-	if (!load_real(REAL_2022, &nv, &v4))
-		return;
+	load_real(REAL_2022, &nv, &v4);
 	assert_int_equal(nv.n, 294); /* the data README: 294 prefixes, 204 IPv6 */
 	assert_int_equal(nv.n - v4, 204);
 	assert_true(distinct(&nv, AF_INET6) > 0);
