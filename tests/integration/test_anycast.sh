@@ -272,11 +272,48 @@ share() {
 		END { print (all ? int(100 * mine / all) : 0) }' <<<"$2"
 }
 field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
-# lost_pct SUMMARY: lost queries in percent of those sent, to 0.1.
-lost_pct() { awk -v l="$(field lost "$1")" -v s="$(field sent "$1")" 'BEGIN { printf "%.1f", 100 * l / s }'; }
-# pct_le DESCRIPTION VALUE MAX: decimal comparison.
+# is_num VALUE: a decimal number (digits, optionally a fraction).
+is_num() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+# lost_pct SUMMARY: lost queries in percent of those sent, to 0.1; nothing
+# when the summary lacks either count or sent nothing.
+lost_pct() {
+	awk -v l="$(field lost "$1")" -v s="$(field sent "$1")" 'BEGIN {
+		if (l !~ /^[0-9]+$/ || s !~ /^[0-9]+$/ || s == 0) exit 1
+		printf "%.1f", 100 * l / s }'
+}
+# pct_le DESCRIPTION VALUE MAX: decimal comparison; a VALUE that is not a
+# number (an empty client summary) fails.
 pct_le() {
-	if awk -v v="$2" -v m="$3" 'BEGIN { exit !(v <= m) }'; then ok "$1 ($2 % <= $3 %)"; else not_ok "$1: $2 % > $3 %"; fi
+	if ! is_num "$2" || ! is_num "$3"; then
+		not_ok "$1: [$2] % is not a number to compare with [$3] %"
+	elif awk -v v="$2" -v m="$3" 'BEGIN { exit !(v <= m) }'; then ok "$1 ($2 % <= $3 %)"; else not_ok "$1: $2 % > $3 %"; fi
+}
+# check_sent WHAT SUMMARY: the clients sent 100 queries or more, so that
+# the percentages drawn from SUMMARY mean something (an empty summary, from
+# a client that failed, would pass them). Returns 1 when not.
+check_sent() {
+	local sent
+	sent=$(field sent "$2")
+	if is_num "$sent" && [ "$sent" -ge 100 ]; then
+		ok "$1: the clients sent $sent queries (>= 100)"
+	else
+		not_ok "$1: the clients sent [$sent] queries, 100 or more wanted (summary: $2)"
+		return 1
+	fi
+}
+# check_spread WHAT MIN SUMMARY: a client run over both instances: 100 or
+# more queries sent, every one answered on its first try, and each
+# instance answering MIN % or more of the flows.
+check_spread() {
+	local what=$1 min=$2 sum=$3 n s
+	check_sent "$what" "$sum" || return
+	check_eq "$what: every query answered" "lost=0 late=0" \
+		"lost=$(field lost "$sum") late=$(field late "$sum")"
+	for n in 1 2; do
+		s=$(share "erdns-$n" "$sum")
+		if [ "$s" -ge "$min" ]; then ok "$what: instance $n answers $s % of the flows (>= $min %)"; else
+			not_ok "$what: instance $n answers only $s % of the flows, $min % wanted ($sum)"; fi
+	done
 }
 RESULTS="$W/results.txt" # the measured figures, printed at the end
 : >"$RESULTS"
@@ -297,12 +334,7 @@ check_eq "/health ok on instance 2" "200 ok" "$(health 2)"
 section "1. both serve"
 sum=$(clients 200 100 "$W/spread.log")
 echo "spread over both: $sum"
-check_eq "every query answered" 0 "$(($(field lost "$sum") + $(field late "$sum")))"
-for n in 1 2; do
-	s=$(share "erdns-$n" "$sum")
-	if [ "$s" -ge 25 ]; then ok "instance $n answers a fair share of the flows ($s %)"; else
-		not_ok "instance $n answers only $s % of the flows: ECMP does not spread ($sum)"; fi
-done
+check_spread "both serve (ECMP spreads the flows)" 25 "$sum"
 out=$(ip netns exec "$NS_C" dig @"$SERVICE" +tries=1 +time=2 +noall +answer www.corp.test | tr -s '\t' ' ')
 check_has "a corp.test name resolves from HQ through the anycast address" "60 IN A 192.0.2." "$out"
 
@@ -376,7 +408,7 @@ if [ "$kill_ms" != timeout ]; then
 else
 	not_ok "SIGKILL: the route was not withdrawn within 10 s"
 fi
-pct_le "SIGKILL: queries lost" "$(lost_pct "$sum")" 1
+check_sent "SIGKILL" "$sum" && pct_le "SIGKILL: queries lost" "$(lost_pct "$sum")" 1
 # Every query sent 1 s or more after the withdraw was answered on its first try.
 after=$(awk -v t=$((t_kill + kill_ms + 1000)) '$1 >= t && $4 != 1' "$W/kill.log" | wc -l)
 check_eq "SIGKILL: every query sent 1 s after the withdraw answered at once" 0 "$after"
@@ -432,12 +464,7 @@ both_ms=$(await_nexthops "$BOTH" 8000)
 check_eq "both degraded: both announced, both in the ECMP route" "$BOTH" "$(nexthops)"
 figure "both degraded: both next hops again ${both_ms} ms after the second /health said degraded"
 sum=$(clients 100 50 "$W/bothdeg.log")
-check_eq "both degraded: every query answered" 0 "$(($(field lost "$sum") + $(field late "$sum")))"
-for n in 1 2; do
-	s=$(share "erdns-$n" "$sum")
-	if [ "$s" -ge 20 ]; then ok "both degraded: instance $n still answers ($s %)"; else
-		not_ok "both degraded: instance $n answers $s % ($sum)"; fi
-done
+check_spread "both degraded" 20 "$sum"
 # corp.test from the clients: answered from the branch group (192.0.2.N2)
 # of whichever instance the flow reached, TTLs capped.
 ttl_max=0 answered=0 seen=""
@@ -477,12 +504,7 @@ check_eq "HQ back: both announced as ok (MED 0) again" 2 "$(grep -c 'BGP.med: 0'
 check_eq "HQ back: both in the ECMP route" "$BOTH" "$(nexthops)"
 figure "HQ back: both announced as ok ${rise_ms} ms after both /health said ok (rise 3)"
 sum=$(clients 100 50 "$W/back.log")
-check_eq "HQ back: every query answered" 0 "$(($(field lost "$sum") + $(field late "$sum")))"
-for n in 1 2; do
-	s=$(share "erdns-$n" "$sum")
-	if [ "$s" -ge 20 ]; then ok "HQ back: instance $n serves ($s %)"; else
-		not_ok "HQ back: instance $n answers $s % ($sum)"; fi
-done
+check_spread "HQ back" 20 "$sum"
 
 # --- 8. instance 1's host freezes: BFD withdraws --------------------------------------------
 section "8. freeze instance 1's host"
