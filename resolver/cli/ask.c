@@ -3,10 +3,13 @@
  * kernel drops datagrams from any other address; poll() with what is left
  * of the deadline; anything that is not the answer to our question is
  * ignored, not fatal, as an off-path spoof would be. TCP (RFC 7766 framing)
- * uses blocking sockets with send/receive timeouts, one question per
- * connection. Written out rather than taken from ldns's resolver so the
- * question is byte for byte the daemon's (reply_build_upstream_query: the
- * same EDNS size and the same ECS option a group with `ecs` sends).
+ * is one question per connection: SO_SNDTIMEO bounds the blocking connect(),
+ * then poll() with what is left of the deadline before the send and before
+ * each recv. Not SO_RCVTIMEO: it bounds each recv, not the exchange, so a
+ * server trickling a byte at a time would hold the tool far past timeout_ms.
+ * Written out rather than taken from ldns's resolver so the question is
+ * byte for byte the daemon's (reply_build_upstream_query: the same EDNS
+ * size and the same ECS option a group with `ecs` sends).
  */
 #include "cli/ask.h"
 
@@ -73,15 +76,51 @@ static ssize_t ask_udp(const cli_question_t *qs, const uint8_t *query, size_t ql
 	return rc;
 }
 
-/* Exactly len bytes, or a negative errno (-ETIMEDOUT when the peer is slow). */
-static int recv_all(int fd, uint8_t *buf, size_t len)
+/* Waits until fd is ready for events or the deadline passes: 0, -ETIMEDOUT
+ * or a negative errno. */
+static int wait_for(int fd, short events, uint64_t deadline)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	for (;;) {
+		int ms = left_ms(deadline);
+		if (ms == 0)
+			return -ETIMEDOUT;
+		int n = poll(&p, 1, ms);
+		if (n > 0)
+			return 0; /* readable, or an error or hang-up the next call reports */
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The whole frame in one send, or a negative errno: -ETIMEDOUT when the
+ * deadline passes first, -EIO for a short send (it sets no errno). */
+static int send_frame(int fd, const uint8_t *frame, size_t len, uint64_t deadline)
+{
+	int rc = wait_for(fd, POLLOUT, deadline);
+	if (rc != 0)
+		return rc;
+	ssize_t n = send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+/* Exactly len bytes by the deadline, or a negative errno (-ETIMEDOUT when
+ * the peer is slow, however it spreads the bytes). */
+static int recv_all(int fd, uint8_t *buf, size_t len, uint64_t deadline)
 {
 	for (size_t got = 0; got < len;) {
-		ssize_t n = recv(fd, buf + got, len - got, 0);
+		int rc = wait_for(fd, POLLIN, deadline);
+		if (rc != 0)
+			return rc;
+		ssize_t n = recv(fd, buf + got, len - got, MSG_DONTWAIT);
 		if (n == 0)
 			return -ECONNRESET;
-		if (n < 0 && errno != EINTR)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
 		got += n > 0 ? (size_t)n : 0;
 	}
 	return 0;
@@ -97,22 +136,22 @@ static ssize_t ask_tcp(const cli_question_t *qs, const uint8_t *query, size_t ql
 	if (fd < 0)
 		return -errno;
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* bounds connect() too */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* bounds connect() */
 	uint8_t frame[2 + ASK_QUERY_MAX], len2[2] = {0};
 	wire_write_u16(frame, (uint16_t)qlen);
 	memcpy(frame + 2, query, qlen);
 	ssize_t rc = 0;
-	if (connect(fd, qs->server, sockaddr_len(qs->server)) < 0 ||
-	    send(fd, frame, qlen + 2, MSG_NOSIGNAL) != (ssize_t)(qlen + 2))
+	if (connect(fd, qs->server, sockaddr_len(qs->server)) < 0)
 		rc = errno == EINPROGRESS || errno == EAGAIN ? -ETIMEDOUT : -errno;
 	if (rc == 0)
-		rc = recv_all(fd, len2, 2);
+		rc = send_frame(fd, frame, qlen + 2, deadline);
+	if (rc == 0)
+		rc = recv_all(fd, len2, 2, deadline);
 	size_t n = wire_read_u16(len2);
 	if (rc == 0 && n > cap)
 		rc = -EBADMSG;
 	if (rc == 0)
-		rc = recv_all(fd, out, n);
+		rc = recv_all(fd, out, n, deadline);
 	if (rc == 0)
 		rc = is_ours(qs, id, out, n) ? (ssize_t)n : -EBADMSG;
 	close(fd);

@@ -19,6 +19,7 @@ start_standin HQIN --id 1 --name hqin
 start_standin HQOUT --id 3 --name hqout
 start_standin BR --id 2 --name branch
 start_standin SILENT --id 9 --mode silent
+start_standin TRICKLE --id 1 --mode trickle # TC=1 over UDP, then a byte per 200 ms over TCP
 cp "$SRCDIR/tests/fixtures/m365/audit.json" "$W/audit.json" # the reload rewrites it
 cp "$SRCDIR/tests/fixtures/m365/audit.json" "$W/audit-orig.json"
 PORT=$(free_port)
@@ -189,6 +190,14 @@ check_eq "m365 audit: no answer -> exit 4" 4 $?
 # would exceed 3000 ms, so this still shows --timeout-ms is applied.
 check_le "bounded by --timeout-ms (2 questions x 300 ms)" $(($(now_ms) - t0)) 3000
 check_has "says no answer" "no answer: Connection timed out" "$(cat "$W/audit4b.txt")"
+# Regression: the TCP answer trickled a byte every 200 ms. SO_RCVTIMEO bounded
+# each recv, not the exchange, so every ~60-byte answer took ~12 s.
+sed "s#\"127.0.0.1:$SILENT\"#\"127.0.0.1:$TRICKLE\"#" "$W/silent.json" >"$W/trickle.json"
+t0=$(now_ms)
+"$ERDNS" m365 audit -c "$W/trickle.json" --timeout-ms 600 mail.audit.example >"$W/audit4c.txt" 2>&1
+check_eq "m365 audit: a trickled TCP answer -> exit 4" 4 $?
+check_le "a trickling server is bounded by --timeout-ms too (2 questions x 600 ms)" $(($(now_ms) - t0)) 1500
+check_has "says no answer (trickle)" "no answer: Connection timed out" "$(cat "$W/audit4c.txt")"
 "$ERDNS" m365 audit -c "$W/orig.json" plain.example >"$W/audit1.txt" 2>&1
 check_eq "m365 audit: a name on no m365 route -> exit 1" 1 $?
 check_has "says so" "plain.example is not on an m365 route" "$(cat "$W/audit1.txt")"

@@ -10,8 +10,8 @@
  * so every test zone is described by its names and no zone file is needed.
  *
  * Everything that happens later (delayed answers, the correct answer that
- * follows a spoofed one) is a struct pending: a uv timer plus a copy of the
- * bytes and where they go. A pending reply for a TCP connection holds a weak
+ * follows a spoofed one, a TCP answer trickled a byte at a time) is a struct
+ * pending: a uv timer plus a copy of the bytes and where they go. A pending reply for a TCP connection holds a weak
  * pointer that conn_close() clears, so a dead connection never gets written.
  * Memory is bounded: at most ER_STANDIN_CONNS_MAX connections with one
  * 64 KiB frame buffer each and ER_STANDIN_PENDING_MAX pending replies;
@@ -54,6 +54,7 @@
 #define ER_STANDIN_UDP_MIN 512 /* RFC 1035 4.2.1 */
 #define ER_STANDIN_SPOOF_GAP_MS 30 /* spoof first, the real answer this much later */
 #define ER_STANDIN_GARBAGE_LEN 20
+#define ER_STANDIN_TRICKLE_MS 200 /* trickle: one byte of the TCP frame this often */
 #define ER_STANDIN_BACKLOG 128
 
 _Static_assert(ER_STANDIN_FRAME_MAX == UINT16_MAX + 2, "one whole frame must fit the buffer");
@@ -71,6 +72,7 @@ enum standin_mode {
 	MODE_WRONGQ,
 	MODE_WRONGPORT,
 	MODE_TCPCLOSE,
+	MODE_TRICKLE,
 	MODE_COUNT,
 };
 
@@ -78,7 +80,7 @@ static const char *const mode_names[MODE_COUNT] = {
 	[MODE_ANSWER] = "answer",     [MODE_SILENT] = "silent",	      [MODE_DELAY] = "delay",
 	[MODE_SERVFAIL] = "servfail", [MODE_REFUSED] = "refused",     [MODE_TRUNCATE] = "truncate",
 	[MODE_GARBAGE] = "garbage",   [MODE_WRONGID] = "wrongid",     [MODE_WRONGQ] = "wrongq",
-	[MODE_WRONGPORT] = "wrongport", [MODE_TCPCLOSE] = "tcpclose",
+	[MODE_WRONGPORT] = "wrongport", [MODE_TCPCLOSE] = "tcpclose",	[MODE_TRICKLE] = "trickle",
 };
 
 struct mode_choice {
@@ -120,7 +122,9 @@ struct pending {
 	struct conn *conn; /* weak: cleared by conn_close() */
 	bool is_tcp;
 	bool is_closing;
+	bool is_trickle; /* data is a whole TCP frame, sent a byte per tick */
 	struct sockaddr_storage peer;
+	size_t sent; /* trickle: bytes of data already written */
 	size_t len;
 	uint8_t data[];
 };
@@ -191,24 +195,35 @@ static void udp_send(uv_udp_t *udp, const struct sockaddr *peer, const uint8_t *
 	}
 }
 
-/* Frames and copies data; the caller keeps ownership of it. */
-static void tcp_send(struct conn *c, const uint8_t *data, size_t len)
+/* Copies len bytes (a frame or part of one) as they are; the caller keeps
+ * ownership of data. */
+static void tcp_send_raw(struct conn *c, const uint8_t *head, size_t head_len, const uint8_t *data,
+			 size_t len)
 {
-	if (c->is_closing || len > UINT16_MAX)
+	if (c->is_closing)
 		return;
-	struct tcp_send *ts = malloc(sizeof(*ts) + 2 + len);
+	struct tcp_send *ts = malloc(sizeof(*ts) + head_len + len);
 	if (!ts)
 		return;
-	ts->data[0] = (uint8_t)(len >> 8);
-	ts->data[1] = (uint8_t)len;
-	memcpy(ts->data + 2, data, len);
+	if (head_len)
+		memcpy(ts->data, head, head_len);
+	memcpy(ts->data + head_len, data, len);
 	ts->req.data = ts;
-	uv_buf_t buf = uv_buf_init((char *)ts->data, (unsigned)(2 + len));
+	uv_buf_t buf = uv_buf_init((char *)ts->data, (unsigned)(head_len + len));
 	int err = uv_write(&ts->req, (uv_stream_t *)&c->handle, &buf, 1, on_tcp_sent);
 	if (err) {
 		log_warn("tcp write: %s", uv_strerror(err));
 		free(ts);
 	}
+}
+
+/* Frames and copies data; the caller keeps ownership of it. */
+static void tcp_send(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (len > UINT16_MAX)
+		return;
+	uint8_t head[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	tcp_send_raw(c, head, sizeof(head), data, len);
 }
 
 static void send_now(struct standin *s, const struct dest *d, bool is_alt, const uint8_t *data,
@@ -247,15 +262,21 @@ static void on_pending_timer(uv_timer_t *timer)
 {
 	struct pending *p = timer->data;
 	struct dest d = { .conn = p->conn, .peer = (const struct sockaddr *)&p->peer };
-	if (!p->is_tcp || p->conn)
+	if (p->is_trickle && p->conn && !p->s->is_stopping) {
+		tcp_send_raw(p->conn, NULL, 0, p->data + p->sent++, 1);
+		if (p->sent < p->len)
+			return; /* the repeating timer sends the next byte */
+	} else if (!p->is_tcp || p->conn) {
 		send_now(p->s, &d, false, p->data, p->len);
+	}
 	pending_close(p);
 }
 
 /* Sends a copy of data after delay_ms from the listening socket; drops it when
- * ER_STANDIN_PENDING_MAX replies are already waiting. */
+ * ER_STANDIN_PENDING_MAX replies are already waiting. With is_trickle (TCP
+ * only) data is a whole frame and goes one byte every delay_ms. */
 static void send_later(struct standin *s, const struct dest *d, unsigned delay_ms, const uint8_t *data,
-		       size_t len)
+		       size_t len, bool is_trickle)
 {
 	if (s->is_stopping)
 		return;
@@ -274,6 +295,7 @@ static void send_later(struct standin *s, const struct dest *d, unsigned delay_m
 	p->s = s;
 	p->conn = d->conn;
 	p->is_tcp = d->conn != NULL;
+	p->is_trickle = is_trickle && p->is_tcp;
 	if (d->peer)
 		memcpy(&p->peer, d->peer, d->peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 									   : sizeof(struct sockaddr_in));
@@ -284,7 +306,7 @@ static void send_later(struct standin *s, const struct dest *d, unsigned delay_m
 		s->pendings->prev = p;
 	s->pendings = p;
 	s->pending_count++;
-	if (uv_timer_start(&p->timer, on_pending_timer, delay_ms, 0) != 0)
+	if (uv_timer_start(&p->timer, on_pending_timer, delay_ms, p->is_trickle ? delay_ms : 0) != 0)
 		pending_close(p);
 }
 
@@ -669,13 +691,30 @@ static void garbage_reply(struct standin *s, const struct dest *d)
 	send_now(s, d, false, junk, sizeof(junk));
 }
 
+/* The framed answer, a byte every ER_STANDIN_TRICKLE_MS: a server that is
+ * never silent long but never done. */
+static void trickle_reply(struct standin *s, const struct dest *d, const uint8_t *wire, size_t len)
+{
+	uint8_t *frame = malloc(2 + len);
+	if (!frame || len > UINT16_MAX) {
+		free(frame);
+		return;
+	}
+	frame[0] = (uint8_t)(len >> 8);
+	frame[1] = (uint8_t)len;
+	memcpy(frame + 2, wire, len);
+	send_later(s, d, ER_STANDIN_TRICKLE_MS, frame, 2 + len, true);
+	free(frame);
+}
+
 /* Answer (maybe delayed, maybe shrunk to TC), preceded over UDP by a spoof
  * in the wrong* modes. */
 static void answer_reply(struct standin *s, const struct dest *d, const ldns_pkt *query,
 			 struct mode_choice m)
 {
 	bool is_udp = d->conn == NULL;
-	bool is_tc = is_udp && (m.mode == MODE_TRUNCATE || m.mode == MODE_TCPCLOSE);
+	bool is_tc = is_udp && (m.mode == MODE_TRUNCATE || m.mode == MODE_TCPCLOSE ||
+				m.mode == MODE_TRICKLE);
 	/* Spoofing is an off-path attack on UDP; on a TCP stream an ID+1 reply
 	 * would also collide with the next pipelined query. TCP gets the answer. */
 	bool is_spoof = is_udp && (m.mode == MODE_WRONGID || m.mode == MODE_WRONGQ ||
@@ -691,9 +730,11 @@ static void answer_reply(struct standin *s, const struct dest *d, const ldns_pkt
 		return;
 	}
 	if (is_spoof)
-		send_later(s, d, ER_STANDIN_SPOOF_GAP_MS, wire, len);
+		send_later(s, d, ER_STANDIN_SPOOF_GAP_MS, wire, len, false);
 	else if (m.mode == MODE_DELAY)
-		send_later(s, d, m.delay_ms, wire, len);
+		send_later(s, d, m.delay_ms, wire, len, false);
+	else if (m.mode == MODE_TRICKLE && !is_udp)
+		trickle_reply(s, d, wire, len);
 	else
 		send_now(s, d, false, wire, len);
 	free(wire);
@@ -940,7 +981,7 @@ static void usage(FILE *f)
 		   "         [--mode MODE] [--delay-ms MS] [--mode-file FILE] [--log FILE]\n"
 		   "         [--peer-log FILE] [--set-ad] [--echo-cd]\n"
 		   "modes: answer silent delay[:MS] servfail refused truncate garbage\n"
-		   "       wrongid wrongq wrongport tcpclose\n");
+		   "       wrongid wrongq wrongport tcpclose trickle\n");
 }
 
 static int number_parse(const char *text, unsigned long lo, unsigned long hi, unsigned *out)
