@@ -22,6 +22,7 @@
  * tells "found something" from "broken" without parsing.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +176,6 @@ static void ask_one(name_run_t *nr, const target_t *t, const config_group_t *g, 
 	nr->addresses = a ? cJSON_AddArrayToObject(a, "addresses") : NULL;
 	nr->qname = qname;
 	nr->end[0] = '\0';
-	memcpy(nr->vis.end, qname, qlen);
 	if (er_audit_judge_visit(t->route->prefixes, qname, resp, (size_t)n, &nr->vis, &j) == 0)
 		chain_end(nr);
 	const char *rcode = rcode_name(DNS_RCODE(wire_read_u16(resp + 2)), rbuf, sizeof(rbuf));
@@ -272,8 +272,10 @@ static int collect_default(const config_t *c, target_t **out, size_t *n)
 static int collect_named(const config_t *c, char **names, size_t k, target_t **out, size_t *n)
 {
 	*out = calloc(k + 1, sizeof(**out));
-	if (*out == NULL)
+	if (*out == NULL) {
+		fprintf(stderr, "erdns: m365 audit: out of memory\n");
 		return -1;
+	}
 	for (size_t i = 0; i < k; i++) {
 		uint8_t wire[ER_DNAME_MAX];
 		route_decision_t d;
@@ -323,12 +325,17 @@ static int parse_args(int argc, char **argv, audit_opts_t *o)
 		case OPT_JSON:
 			o->is_json = true;
 			break;
-		case OPT_TIMEOUT:
-			o->timeout_ms = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end != '\0' || o->timeout_ms < 10 || o->timeout_ms > 60000)
-				return cli_usage_error(AUDIT_USAGE,
-						       "m365 audit: --timeout-ms takes 10..60000");
+		case OPT_TIMEOUT: {
+			/* range-checked before the cast: 4294967396 is not 100 */
+			errno = 0;
+			unsigned long ms = strtoul(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || errno != 0 || ms < 10 || ms > 60000)
+				return cli_usage_error(
+				    AUDIT_USAGE, "m365 audit: --timeout-ms \"%s\": takes 10..60000",
+				    optarg);
+			o->timeout_ms = (uint32_t)ms;
 			break;
+		}
 		case 'h':
 			printf("usage: %s\n", AUDIT_USAGE);
 			return ER_EXIT_OK;
@@ -337,7 +344,8 @@ static int parse_args(int argc, char **argv, audit_opts_t *o)
 			return ER_EXIT_OK;
 		default:
 			return cli_usage_error(AUDIT_USAGE,
-					       "m365 audit: unknown or incomplete option");
+					       "m365 audit: unknown or incomplete option \"%s\"",
+					       argv[optind - 1]);
 		}
 	}
 	return -1;

@@ -203,8 +203,14 @@ check_eq "m365 audit: a name on no m365 route -> exit 1" 1 $?
 check_has "says so" "plain.example is not on an m365 route" "$(cat "$W/audit1.txt")"
 "$ERDNS" m365 audit -c "$W/missing.json" >/dev/null 2>&1
 check_eq "m365 audit: bad config -> exit 1" 1 $?
-"$ERDNS" m365 audit -c "$W/orig.json" --bogus >/dev/null 2>&1
+out=$("$ERDNS" m365 audit -c "$W/orig.json" --bogus 2>&1)
 check_eq "m365 audit: usage -> exit 2" 2 $?
+check_has "the unknown option is named" 'unknown or incomplete option "--bogus"' "$out"
+# Regression: the value was cast to 32 bits before the range check, so
+# 2^32 + 100 was taken as 100.
+out=$("$ERDNS" m365 audit -c "$W/orig.json" --timeout-ms 4294967396 mail.audit.example 2>&1)
+check_eq "m365 audit: --timeout-ms 2^32+100 -> exit 2" 2 $?
+check_has "says the range" '--timeout-ms "4294967396": takes 10..60000' "$out"
 
 "$ERDNS" m365 audit -c "$W/orig.json" --json cname.files.audit.example mail.audit.example >"$W/audit.json.out"
 check_eq "m365 audit --json: exit 3" 3 $?
