@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/dname.h"
+
 #define ER_DNS_HEADER_LEN 12
 #define ER_EDNS_ADVERTISED 1232 /* DNS flag day 2020 */
 #define ER_UDP_PLAIN_MAX 512 /* RFC 1035 4.2.1, no EDNS */
@@ -102,9 +104,9 @@ int wire_skip_name(const uint8_t *pkt, size_t len, size_t *pos);
  * Copies the (possibly compressed) name at *pos into out as an uncompressed
  * wire name, advancing *pos past the name as it is in the packet. Returns
  * its wire length, or 0 when it is malformed: off the end, an obsolete
- * label type, longer than 255 bytes, or too many pointer hops.
+ * label type, longer than ER_DNAME_MAX (255) bytes, or too many pointer hops.
  */
-size_t wire_read_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t out[255]);
+size_t wire_read_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t out[ER_DNAME_MAX]);
 
 /*
  * Whether the (possibly compressed) name at pos equals name (uncompressed

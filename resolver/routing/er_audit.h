@@ -2,7 +2,7 @@
  * The ExpressRoute audit of one answer (SPEC 2.2): does the address a
  * client gets for a Microsoft 365 name lie inside the prefixes Microsoft
  * advertises over ExpressRoute for that route's list? Pure: the forwarder
- * (server/forward_audit.c) and `erdns m365 audit` both judge with
+ * (server/audit.c) and `erdns m365 audit` both judge with
  * er_audit_judge, so the two cannot disagree.
  *
  * Also the words SPEC 3 shows (`er=` in the CHAOS routing answer and the
