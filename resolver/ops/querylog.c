@@ -69,7 +69,7 @@ typedef struct lane {
 	spsc_ring_t *ring;
 	/* The producer's (the worker's) line. */
 	uint64_t ring_dropped; /* relaxed atomics: querylog_totals reads it */
-	uint64_t writer_dropped_seen; /* already added to the worker's metrics */
+	uint64_t writer_dropped_seen; /* already added to the worker's metrics (querylog_sync) */
 	/* Written by the writer when it drops lines of this lane; read by the
 	 * producer on every submit, so it sits alone on its line. */
 	alignas(ER_CACHE_LINE) _Atomic uint64_t writer_dropped;
@@ -146,11 +146,6 @@ void querylog_submit(querylog_t *ql, unsigned lane, const query_event_t *ev, uin
 	if (ql == NULL || lane >= ql->n_lanes)
 		return;
 	lane_t *l = &ql->lanes[lane];
-	uint64_t wd = atomic_load_explicit(&l->writer_dropped, memory_order_relaxed);
-	if (wd != l->writer_dropped_seen) {
-		metrics_add(&m->querylog_dropped, wd - l->writer_dropped_seen);
-		l->writer_dropped_seen = wd;
-	}
 	uint64_t rec[ER_QLOG_RECORD_MAX / sizeof(uint64_t) + 1];
 	size_t len = querylog_line_capture(ev, now_ns, (querylog_record_t *)rec);
 	bool is_filling = false;
@@ -161,6 +156,18 @@ void querylog_submit(querylog_t *ql, unsigned lane, const query_event_t *ev, uin
 	if (is_filling && !atomic_load_explicit(&l->is_kicked, memory_order_relaxed) &&
 	    !atomic_exchange_explicit(&l->is_kicked, true, memory_order_relaxed))
 		wake(ql);
+}
+
+void querylog_sync(querylog_t *ql, unsigned lane, metrics_t *m)
+{
+	if (ql == NULL || lane >= ql->n_lanes)
+		return;
+	lane_t *l = &ql->lanes[lane];
+	uint64_t wd = atomic_load_explicit(&l->writer_dropped, memory_order_relaxed);
+	if (wd != l->writer_dropped_seen) {
+		metrics_add(&m->querylog_dropped, wd - l->writer_dropped_seen);
+		l->writer_dropped_seen = wd;
+	}
 }
 
 /* --- output: opening (main thread) ----------------------------------------- */

@@ -77,12 +77,20 @@ bool querylog_is_broken(querylog_t *ql);
  * A worker's answered query, on lane `lane` (the worker's index; only that
  * worker may use the lane). now_ns: uv_hrtime() at the reply (on Linux,
  * CLOCK_MONOTONIC, which the writer converts to wall-clock time); ev is
- * read during the call only. Counts a dropped line in m->querylog_dropped, and
- * there too the lines the writer dropped for this lane since the last call.
- * ql NULL: nothing.
+ * read during the call only. Counts a line the lane has no room for in
+ * m->querylog_dropped. ql NULL: nothing.
  */
 void querylog_submit(querylog_t *ql, unsigned lane, const query_event_t *ev, uint64_t now_ns,
 		     metrics_t *m);
+
+/*
+ * Adds to m->querylog_dropped the lines the writer dropped for `lane` (a
+ * full disk, a stalled pipe) since the last call. Called by the lane's
+ * worker on its own thread, from a timer (server/worker.c, every
+ * ER_HEALTH_SYNC_MS): the counter then keeps up also when the worker
+ * answers nothing more, or the log was turned off. ql NULL: nothing.
+ */
+void querylog_sync(querylog_t *ql, unsigned lane, metrics_t *m);
 
 /*
  * Stops the writer: it writes what it can of the lines still queued within

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ops/querylog.h"
 #include "server/forward.h"
 #include "server/probe.h"
 #include "server/query.h"
@@ -236,6 +237,7 @@ static void on_tick(uv_timer_t *timer)
 {
 	worker_t *w = timer->data;
 	health_view_sync(w->view);
+	querylog_sync(w->shared.querylog, w->index, &w->stats);
 	if (w->prober)
 		prober_tick(w->prober);
 }
