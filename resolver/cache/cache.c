@@ -70,7 +70,7 @@
 /* A stripe holds at least four maximal messages (RFC 1035 4.2.2: 65535). */
 #define STRIPE_MIN_BYTES (4u * (UINT16_MAX + 1u))
 #define BUCKETS_INITIAL 64 /* per stripe; doubles at load factor 1 */
-#define CACHE_LINE 64
+#include "util/cacheline.h"
 /* glibc malloc: an 8-byte header, 16-byte granules, 32-byte minimum chunk. */
 #define MALLOC_HEADER 8
 #define MALLOC_ALIGN 16
@@ -102,7 +102,7 @@ struct entry {
 };
 
 struct stripe {
-	_Alignas(CACHE_LINE) pthread_mutex_t lock;
+	_Alignas(ER_CACHE_LINE) pthread_mutex_t lock;
 	config_cache_t rules;
 	struct entry **buckets;
 	size_t n_buckets; /* a power of two */
@@ -334,7 +334,7 @@ cache_t *cache_new(const config_cache_t *cfg, unsigned n_stripes)
 	c->fixed_bytes =
 	    malloc_chunk(sizeof(*c)) + malloc_chunk(c->n_stripes * sizeof(struct stripe));
 	random_bytes(c->seed, sizeof(c->seed));
-	c->stripes = aligned_alloc(CACHE_LINE, c->n_stripes * sizeof(struct stripe));
+	c->stripes = aligned_alloc(ER_CACHE_LINE, c->n_stripes * sizeof(struct stripe));
 	if (c->stripes == NULL)
 		goto fail;
 	uint64_t budget = stripe_budget(c, cfg->max_mb);

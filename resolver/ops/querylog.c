@@ -60,7 +60,7 @@
 #define ER_QLOG_STOP_MS 1000 /* how long the last round may take at stop */
 #define ER_QLOG_ROUND_LINES 4096 /* per lane and round: lanes take turns */
 #define ER_QLOG_BUF_BYTES (256u << 10) /* one write per lane and round at most */
-#define ER_CACHE_LINE 64
+#include "util/cacheline.h"
 
 _Static_assert(ER_QLOG_BUF_BYTES >= 4 * ER_QLOG_LINE_MAX, "a batch holds several lines");
 _Static_assert(PIPE_BUF <= ER_QLOG_LINE_MAX, "a pipe chunk fits the buffer");

@@ -28,7 +28,7 @@
 
 #include "util/sockaddr.h"
 
-#define ER_CACHE_LINE 64
+#include "util/cacheline.h"
 
 typedef struct health_entry {
 	pthread_mutex_t lock;

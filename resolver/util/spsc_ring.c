@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ER_CACHE_LINE 64
+#include "util/cacheline.h"
 
 struct spsc_ring {
 	alignas(ER_CACHE_LINE) _Atomic uint64_t tail; /* written by the producer */
