@@ -31,19 +31,40 @@ typedef struct fixture {
 	worker_shared_t shared;
 } fixture_t;
 
+/* A socket on 127.0.0.1:*port (0: any free port, written back), or -1
+ * when that port is taken. */
 static int bound_socket(int type, uint16_t *port)
 {
 	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
 	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(*port) };
 	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	if (bind(fd, (struct sockaddr *)&in, sizeof(in)) != 0) {
+		close(fd);
+		return -1;
+	}
 	socklen_t len = sizeof(in);
 	getsockname(fd, (struct sockaddr *)&in, &len);
 	*port = ntohs(in.sin_port);
 	if (type == SOCK_STREAM)
 		assert_int_equal(listen(fd, 16), 0);
 	return fd;
+}
+
+/* UDP and TCP on one free port, as a listen address has. The kernel picks
+ * the UDP port; its TCP twin may belong to another test running at the
+ * same time, so a taken one is tried again with a new port (bounded). */
+static void bound_pair(int *udp, int *tcp, uint16_t *port)
+{
+	for (int i = 0; i < 50; i++) {
+		*port = 0;
+		*udp = bound_socket(SOCK_DGRAM, port);
+		*tcp = bound_socket(SOCK_STREAM, port);
+		if (*tcp >= 0)
+			return;
+		close(*udp);
+	}
+	fail_msg("no free UDP+TCP port pair in 50 tries");
 }
 
 static bool is_open(int fd)
@@ -94,8 +115,8 @@ static void test_unstarted_worker_closes_its_sockets(void **state)
 {
 	fixture_t *f = *state;
 	uint16_t port = 0;
-	int udp = bound_socket(SOCK_DGRAM, &port);
-	int tcp = bound_socket(SOCK_STREAM, &port);
+	int udp, tcp;
+	bound_pair(&udp, &tcp, &port);
 	worker_t *w = worker_new(0, f->config, &f->shared, &udp, &tcp, 1);
 	assert_non_null(w);
 	worker_free(w);
@@ -110,8 +131,8 @@ static void test_start_answer_stop(void **state)
 {
 	fixture_t *f = *state;
 	uint16_t port = 0;
-	int udp = bound_socket(SOCK_DGRAM, &port);
-	int tcp = bound_socket(SOCK_STREAM, &port);
+	int udp, tcp;
+	bound_pair(&udp, &tcp, &port);
 	worker_t *w = worker_new(0, f->config, &f->shared, &udp, &tcp, 1);
 	assert_non_null(w);
 	assert_int_equal(worker_start(w), 0);
@@ -149,10 +170,8 @@ static void test_failed_listener_closes_everything(void **state)
 	fixture_t *f = *state;
 	uint16_t p1 = 0, p2 = 0;
 	int udp[2], tcp[2];
-	udp[0] = bound_socket(SOCK_DGRAM, &p1);
-	tcp[0] = bound_socket(SOCK_STREAM, &p1);
-	udp[1] = bound_socket(SOCK_DGRAM, &p2);
-	tcp[1] = bound_socket(SOCK_STREAM, &p2);
+	bound_pair(&udp[0], &tcp[0], &p1);
+	bound_pair(&udp[1], &tcp[1], &p2);
 	/* a descriptor that is no socket: uv_udp_open refuses it */
 	int pipe_fds[2];
 	assert_int_equal(pipe(pipe_fds), 0);
