@@ -10,8 +10,12 @@
  * every cell is the median of REPS runs. The mix workload draws names from
  * a Zipf(1) popularity curve over 200k names with a 16 MB cache, so that
  * about one lookup in ten misses and inserts (a branch resolver's day).
+ * The miss workload is the forwarder's all-miss load (issue 13): every
+ * name is new, so each operation is a lookup that misses and an insert that
+ * evicts, in a full 64 MB cache of ~300k entries whose lines are cold.
  * It is a measurement tool, not a test: nothing here fails on a slow
- * machine. Usage: bench_cache [seconds-per-run [hit|mix]] (default 0.5, both).
+ * machine. Usage: bench_cache [seconds-per-run [hit|mix|miss]] (default 0.5,
+ * all three).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,10 +43,14 @@ static uint32_t *zipf_draws;
 static double run_seconds = 0.5;
 #define REPS 5
 
+enum { WORKLOAD_HIT, WORKLOAD_MIX, WORKLOAD_MISS, WORKLOADS };
+static const char *const workload_names[WORKLOADS] = { "hit", "mix", "miss" };
+
 typedef struct job {
 	cache_t *cache;
-	int workload; /* 0 hits, 1 mix */
+	int workload;
 	unsigned seed;
+	uint64_t serial_base; /* the miss workload's first name */
 	uint64_t ops;
 	uint64_t cpu_ns;
 	pthread_t tid;
@@ -92,6 +100,38 @@ static void insert_name(cache_t *c, uint32_t i, uint64_t now)
 	}
 }
 
+/* A name never used before: a 10-digit label counting up from *serial, so
+ * the miss workload spends nothing on formatting. */
+static void fresh_name(uint64_t *serial, name_rec_t *n)
+{
+	static const uint8_t tail[] = "\x06" "branch" "\x07" "example" "\x03" "com";
+	uint64_t v = (*serial)++;
+	n->name[0] = 10;
+	for (int d = 10; d >= 1; d--, v /= 10)
+		n->name[d] = (uint8_t)('0' + v % 10);
+	memcpy(n->name + 11, tail, sizeof(tail)); /* with its root byte */
+	n->len = 11 + sizeof(tail);
+}
+
+static void miss_and_insert(cache_t *c, uint64_t *serial, cache_copy_t *copy)
+{
+	name_rec_t n;
+	fresh_name(serial, &n);
+	cache_key_t k = { .qname = n.name, .qname_len = n.len, .qtype = DNS_TYPE_A,
+			  .qclass = DNS_CLASS_IN };
+	if (cache_lookup(c, &k, 1000, copy) == CACHE_HIT) {
+		fprintf(stderr, "miss workload: a fresh name hit\n");
+		exit(1);
+	}
+	uint8_t resp[RESP_MAX];
+	cache_insert_params_t p = { .key = &k, .resp = resp, .resp_len = make_resp(&n, resp) };
+	if (cache_insert(c, &p, 1000) < 0)
+		exit(1);
+}
+
+/* Each thread's names are its own: serial numbers start a billion apart. */
+static _Thread_local uint64_t miss_serial;
+
 static void *worker(void *arg)
 {
 	job_t *j = arg;
@@ -100,11 +140,17 @@ static void *worker(void *arg)
 	uint32_t x = j->seed;
 	uint64_t ops = 0;
 	uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	miss_serial = j->serial_base;
 	while (!stop_flag) {
 		for (int b = 0; b < 256; b++) {
+			if (j->workload == WORKLOAD_MISS) {
+				miss_and_insert(j->cache, &miss_serial, &copy);
+				ops++;
+				continue;
+			}
 			x = x * 1664525u + 1013904223u;
 			uint32_t i =
-			    j->workload == 0 ? (x >> 8) % HOT : zipf_draws[(x >> 8) % DRAWS];
+			    j->workload == WORKLOAD_HIT ? (x >> 8) % HOT : zipf_draws[(x >> 8) % DRAWS];
 			cache_key_t k = key_of(i);
 			if (cache_lookup(j->cache, &k, 1000, &copy) != CACHE_HIT)
 				insert_name(j->cache, i, 1000);
@@ -121,13 +167,17 @@ typedef struct result {
 	double cpu_ns; /* CPU time per operation */
 } result_t;
 
+/* Where each thread's next miss-workload name starts, across runs. */
+static uint64_t next_serial[THREADS_MAX];
+
 static result_t run(cache_t **caches, int n_threads, int workload)
 {
 	job_t jobs[THREADS_MAX];
 	stop_flag = 0;
 	for (int t = 0; t < n_threads; t++) {
 		jobs[t] = (job_t){ .cache = caches[t], .workload = workload,
-				   .seed = 12345u + 7919u * (unsigned)t };
+				   .seed = 12345u + 7919u * (unsigned)t,
+				   .serial_base = next_serial[t] };
 		pthread_create(&jobs[t].tid, NULL, worker, &jobs[t]);
 	}
 	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
@@ -138,6 +188,7 @@ static result_t run(cache_t **caches, int n_threads, int workload)
 	uint64_t ops = 0, cpu = 0;
 	for (int t = 0; t < n_threads; t++) {
 		pthread_join(jobs[t].tid, NULL);
+		next_serial[t] += jobs[t].ops;
 		ops += jobs[t].ops;
 		cpu += jobs[t].cpu_ns;
 	}
@@ -190,20 +241,44 @@ static void make_names(void)
 	free(cdf);
 }
 
+/* Fills a miss-workload cache until it evicts, then as much again, so the
+ * SIEVE hand has walked and entries are spread over the whole budget. */
+static void fill_until_evicting(cache_t *c, int thread)
+{
+	uint8_t out[RESP_MAX];
+	cache_copy_t copy = { .out = out, .cap = sizeof(out), .id = 1 };
+	uint64_t *serial = &next_serial[thread];
+	cache_stats_t st = { 0 };
+	uint64_t n = 0;
+	while (st.evictions == 0) {
+		for (int b = 0; b < 4096; b++, n++)
+			miss_and_insert(c, serial, &copy);
+		cache_get_stats(c, &st);
+	}
+	for (uint64_t i = 0; i < n; i++)
+		miss_and_insert(c, serial, &copy);
+}
+
 static void bench_layout(const char *label, unsigned stripes, bool is_private, int n_threads,
 			 int workload)
 {
-	config_cache_t cfg = { .max_mb = workload == 0 ? 64 : 16, .max_ttl_s = 86400,
+	config_cache_t cfg = { .max_mb = workload == WORKLOAD_MIX ? 16 : 64, .max_ttl_s = 86400,
 			       .max_negative_ttl_s = 3600, .serve_stale_s = 86400,
 			       .fallback_ttl_s = 30 };
 	int n_caches = is_private ? n_threads : 1;
+	for (int t = 0; t < THREADS_MAX; t++)
+		next_serial[t] = (uint64_t)t * 1000000000u; /* disjoint per thread */
 	if (is_private)
 		cfg.max_mb /= (uint32_t)n_threads;
 	cache_t *caches[THREADS_MAX];
 	for (int t = 0; t < n_caches; t++) {
 		caches[t] = cache_new(&cfg, stripes);
-		for (uint32_t i = 0; i < (workload == 0 ? HOT : NAMES); i++)
-			insert_name(caches[t], workload == 0 ? i : zipf_draws[i], 1000);
+		if (workload == WORKLOAD_MISS) {
+			fill_until_evicting(caches[t], t);
+			continue;
+		}
+		for (uint32_t i = 0; i < (workload == WORKLOAD_HIT ? HOT : NAMES); i++)
+			insert_name(caches[t], workload == WORKLOAD_HIT ? i : zipf_draws[i], 1000);
 	}
 	for (int t = n_caches; t < n_threads; t++)
 		caches[t] = caches[0];
@@ -225,7 +300,7 @@ static void bench_layout(const char *label, unsigned stripes, bool is_private, i
 	}
 	printf("%-9s %-3s threads=%d  %6.2f Mops/s  %6.0f ns CPU/op  hit%%=%5.1f  "
 	       "entries=%-7llu bytes/entry=%.0f\n",
-	       label, workload == 0 ? "hit" : "mix", n_threads, median(mops, REPS),
+	       label, workload_names[workload], n_threads, median(mops, REPS),
 	       median(cpu, REPS), 100.0 * (double)st.hits / (double)(st.hits + st.misses),
 	       (unsigned long long)st.entries, (double)st.bytes / (double)st.entries);
 }
@@ -234,9 +309,16 @@ int main(int argc, char **argv)
 {
 	if (argc > 1)
 		run_seconds = atof(argv[1]);
-	int only = argc > 2 ? (strcmp(argv[2], "mix") == 0) : -1;
+	int only = -1;
+	for (int w = 0; argc > 2 && w < WORKLOADS; w++)
+		if (strcmp(argv[2], workload_names[w]) == 0)
+			only = w;
+	if (argc > 2 && only < 0) {
+		fprintf(stderr, "usage: bench_cache [seconds-per-run [hit|mix|miss]]\n");
+		return 2;
+	}
 	make_names();
-	for (int workload = 0; workload < 2; workload++) {
+	for (int workload = 0; workload < WORKLOADS; workload++) {
 		if (only >= 0 && workload != only)
 			continue;
 		for (int n = 1; n <= 4; n *= 2) {
