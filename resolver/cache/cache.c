@@ -3,8 +3,9 @@
  * max_mb, shared by all worker threads.
  *
  * How it works. The key (key.c) is hashed with keyed SipHash-1-3; the high
- * half picks one of S lock stripes, the low half a bucket of that stripe's
- * chained hash table. An entry is one malloc: the struct, the TTL offsets,
+ * half picks one of S lock stripes, the low half a group of that stripe's
+ * open-addressed index (index.c: a lookup that misses reads one cache
+ * line). An entry is one malloc: the struct, the TTL offsets,
  * the key bytes and the response as stored by policy.c (OPT cut, every TTL
  * already lowered to min(own, lifetime)). A hit is: encode and hash the key
  * (~30 ns), lock the stripe, memcpy the response, write the ID, subtract
@@ -15,10 +16,10 @@
  *
  * Memory. Each stripe owns max_mb/S bytes (less the fixed structs) and
  * accounts every entry as the glibc chunk it occupies (8-byte header,
- * 16-byte granules) plus its bucket array; an insert evicts until it fits,
- * and the bucket array only doubles when the bigger array fits beside the
- * old one, so the accounted total never exceeds max_mb, not even during a
- * rehash. Entries larger than a stripe's share are refused (-E2BIG); S is
+ * 16-byte granules) plus its index table; an insert evicts until it fits,
+ * and the table only doubles when the bigger one fits beside the old one,
+ * so the accounted total never exceeds max_mb, not even during a rehash.
+ * A full table that cannot double makes an insert evict an entry instead. Entries larger than a stripe's share are refused (-E2BIG); S is
  * lowered for small caches so a stripe always holds 4 maximal messages.
  *
  * Eviction is SIEVE (Zhang et al., NSDI 2024) per stripe: a FIFO queue and
@@ -60,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/index.h"
 #include "cache/key.h"
 #include "cache/policy.h"
 #include "dns/dname.h"
@@ -69,7 +71,7 @@
 #define ER_CACHE_STRIPES_MAX 1024
 /* A stripe holds at least four maximal messages (RFC 1035 4.2.2: 65535). */
 #define STRIPE_MIN_BYTES (4u * (UINT16_MAX + 1u))
-#define BUCKETS_INITIAL 64 /* per stripe; doubles at load factor 1 */
+#define INDEX_GROUPS_INITIAL 16 /* per stripe; doubles at 80 % of its slots */
 #include "util/cacheline.h"
 /* glibc malloc: an 8-byte header, 16-byte granules, 32-byte minimum chunk. */
 #define MALLOC_HEADER 8
@@ -84,7 +86,6 @@ _Static_assert(ER_CACHE_SERVFAIL_TTL_S >= 1 && ER_CACHE_SERVFAIL_TTL_S <= 5,
 	       "RFC 9520 failure caching, 1-5 s in erdns");
 
 struct entry {
-	struct entry *hnext; /* hash chain */
 	struct entry *newer, *older; /* SIEVE queue: cache->head is the newest */
 	uint64_t hash;
 	uint64_t born_ms, expire_ms, stale_until_ms;
@@ -104,8 +105,7 @@ struct entry {
 struct stripe {
 	_Alignas(ER_CACHE_LINE) pthread_mutex_t lock;
 	config_cache_t rules;
-	struct entry **buckets;
-	size_t n_buckets; /* a power of two */
+	cache_index_t index;
 	size_t n_entries;
 	struct entry *head, *tail, *hand;
 	size_t bytes, budget;
@@ -143,11 +143,6 @@ static uint8_t *entry_data(struct entry *e)
 	return entry_key(e) + e->key_len;
 }
 
-static size_t table_bytes(size_t n_buckets)
-{
-	return malloc_chunk(n_buckets * sizeof(struct entry *));
-}
-
 static uint64_t stripe_budget(const cache_t *c, uint32_t max_mb)
 {
 	uint64_t max_bytes = (uint64_t)max_mb << 20;
@@ -163,26 +158,36 @@ static struct stripe *stripe_of(cache_t *c, uint64_t hash)
 	return &c->stripes[(hash >> 32) & (c->n_stripes - 1)];
 }
 
-static struct entry **bucket_of(struct stripe *s, uint64_t hash)
+/* What find looks for, as cache_index_find's ctx. */
+struct wanted_key {
+	uint64_t hash;
+	const uint8_t *key;
+	size_t key_len;
+};
+
+static bool entry_is_key(const void *item, const void *ctx)
 {
-	return &s->buckets[hash & (s->n_buckets - 1)];
+	const struct entry *e = item;
+	const struct wanted_key *w = ctx;
+	return e->hash == w->hash && e->key_len == w->key_len &&
+	       memcmp(entry_key((struct entry *)e), w->key, w->key_len) == 0;
+}
+
+static uint64_t entry_hash_of(const void *item)
+{
+	return ((const struct entry *)item)->hash;
 }
 
 static struct entry *find(struct stripe *s, uint64_t hash, const uint8_t *key, size_t key_len)
 {
-	for (struct entry *e = *bucket_of(s, hash); e; e = e->hnext) {
-		if (e->hash == hash && e->key_len == key_len &&
-		    memcmp(entry_key(e), key, key_len) == 0)
-			return e;
-	}
-	return NULL;
+	struct wanted_key w = { .hash = hash, .key = key, .key_len = key_len };
+	return cache_index_find(&s->index, hash, entry_is_key, &w);
 }
 
+/* The index must have room (index_make_room). */
 static void link_entry(struct stripe *s, struct entry *e)
 {
-	struct entry **b = bucket_of(s, e->hash);
-	e->hnext = *b;
-	*b = e;
+	(void)cache_index_insert(&s->index, e->hash, e);
 	e->newer = NULL;
 	e->older = s->head;
 	if (s->head)
@@ -194,17 +199,9 @@ static void link_entry(struct stripe *s, struct entry *e)
 	s->n_entries++;
 }
 
-static void unlink_hash(struct stripe *s, struct entry *e)
-{
-	struct entry **p = bucket_of(s, e->hash);
-	while (*p != e)
-		p = &(*p)->hnext;
-	*p = e->hnext;
-}
-
 static void remove_entry(struct stripe *s, struct entry *e)
 {
-	unlink_hash(s, e);
+	(void)cache_index_remove(&s->index, e->hash, e);
 	if (s->hand == e)
 		s->hand = e->newer;
 	if (e->newer)
@@ -250,32 +247,25 @@ static bool make_room(struct stripe *s, size_t need, uint64_t now)
 	return s->bytes + need <= s->budget;
 }
 
-/* Doubles the bucket array at load factor 1, only when the bigger array
- * fits the budget beside the old one (so the bound holds mid-rehash too);
- * otherwise chains just get longer. */
-static void maybe_grow(struct stripe *s)
+/* Room in the index for one more entry of need bytes: the table doubles
+ * when the bigger one fits the budget beside the old one and the entry (so
+ * the bound holds mid-rehash too); otherwise an entry is evicted. False
+ * only when the stripe is empty and still full, which cannot happen. */
+static bool index_make_room(struct stripe *s, size_t need, uint64_t now)
 {
-	if (s->n_entries < s->n_buckets)
-		return;
-	size_t n = s->n_buckets * 2;
-	if (s->bytes + table_bytes(n) > s->budget)
-		return;
-	struct entry **b = calloc(n, sizeof(*b));
-	if (b == NULL)
-		return;
-	for (size_t i = 0; i < s->n_buckets; i++) {
-		struct entry *e = s->buckets[i];
-		while (e) {
-			struct entry *next = e->hnext;
-			e->hnext = b[e->hash & (n - 1)];
-			b[e->hash & (n - 1)] = e;
-			e = next;
+	while (cache_index_is_full(&s->index)) {
+		size_t old = s->index.n_groups;
+		size_t n = old * 2;
+		if (s->bytes + need + cache_index_table_bytes(n) <= s->budget &&
+		    cache_index_resize(&s->index, n, entry_hash_of) == 0) {
+			s->bytes += cache_index_table_bytes(n) - cache_index_table_bytes(old);
+			return true;
 		}
+		if (s->n_entries == 0)
+			return false;
+		evict_one(s, now);
 	}
-	free(s->buckets);
-	s->bytes += table_bytes(n) - table_bytes(s->n_buckets);
-	s->buckets = b;
-	s->n_buckets = n;
+	return true;
 }
 
 /* --- construction -------------------------------------------------------- */
@@ -303,15 +293,13 @@ static int stripe_init(struct stripe *s, const config_cache_t *cfg, uint64_t bud
 	memset(s, 0, sizeof(*s));
 	s->rules = *cfg;
 	s->budget = budget;
-	s->n_buckets = BUCKETS_INITIAL;
-	s->buckets = calloc(s->n_buckets, sizeof(*s->buckets));
-	if (s->buckets == NULL)
-		return -ENOMEM;
-	s->bytes = table_bytes(s->n_buckets);
-	int rc = pthread_mutex_init(&s->lock, NULL);
+	int rc = cache_index_init(&s->index, INDEX_GROUPS_INITIAL);
+	if (rc < 0)
+		return rc;
+	s->bytes = cache_index_table_bytes(INDEX_GROUPS_INITIAL);
+	rc = pthread_mutex_init(&s->lock, NULL);
 	if (rc != 0) {
-		free(s->buckets);
-		s->buckets = NULL;
+		cache_index_free(&s->index);
 		return -rc;
 	}
 	return 0;
@@ -357,7 +345,7 @@ void cache_free(cache_t *c)
 	for (unsigned i = 0; c->stripes && i < c->n_stripes; i++) {
 		struct stripe *s = &c->stripes[i];
 		stripe_clear(s);
-		free(s->buckets);
+		cache_index_free(&s->index);
 		pthread_mutex_destroy(&s->lock);
 	}
 	free(c->stripes);
@@ -525,11 +513,10 @@ static int store_locked(struct stripe *s, struct entry *e, uint64_t now)
 		return -EEXIST;
 	if (old)
 		remove_entry(s, old);
-	if (!make_room(s, e->bytes, now))
+	if (!make_room(s, e->bytes, now) || !index_make_room(s, e->bytes, now))
 		return -E2BIG;
 	link_entry(s, e);
 	s->inserts++;
-	maybe_grow(s);
 	return 0;
 }
 
