@@ -67,7 +67,7 @@ static void test_init_rejects_bad_sizes(void **state)
 	assert_int_equal(cache_index_init(&ix, 12), -EINVAL);
 	assert_int_equal(cache_index_init(&ix, 16), 0);
 	assert_int_equal(cache_index_capacity(16), 16 * 7 * 4 / 5);
-	assert_true(cache_index_table_bytes(16) >= 16 * 64);
+	assert_true(cache_index_table_bytes(16) >= (size_t)16 * 64);
 	cache_index_free(&ix);
 }
 
@@ -185,9 +185,9 @@ static void test_random_against_model(void **state)
 	for (int i = 0; i < N; i++) {
 		x = x * 1664525u + 1013904223u;
 		/* 4 homes of 16 and 4 tags: heavy sharing of both. */
-		items[i] = (item_t){ .hash = hash_of((x >> 8) % 4 * 4, (uint8_t)((x >> 16) % 4),
-						     (uint64_t)i),
-				     .key = i };
+		uint64_t home = (uint64_t)((x >> 8) % 4) * 4;
+		uint8_t tag = (uint8_t)((x >> 16) % 4);
+		items[i] = (item_t){ .hash = hash_of(home, tag, (uint64_t)i), .key = i };
 	}
 	for (int step = 0; step < STEPS; step++) {
 		x = x * 1664525u + 1013904223u;
