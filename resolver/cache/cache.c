@@ -352,6 +352,33 @@ void cache_free(cache_t *c)
 	free(c);
 }
 
+/* The smallest table (at least the initial one) that holds n entries. */
+static size_t index_groups_for(size_t n_entries)
+{
+	size_t n = INDEX_GROUPS_INITIAL;
+	while (cache_index_capacity(n) < n_entries)
+		n *= 2;
+	return n;
+}
+
+/*
+ * After the budget shrank: the table is sized for what the old budget held,
+ * and alone may exceed the new one, which would leave the stripe empty and
+ * refusing every insert. Evict until the entries and a table sized for them
+ * fit, then shrink the table to that size. The rehash holds both tables for
+ * a moment, the smaller one unaccounted.
+ */
+static void index_shrink_to_budget(struct stripe *s, uint64_t now)
+{
+	size_t have = cache_index_table_bytes(s->index.n_groups);
+	while (s->n_entries > 0 &&
+	       s->bytes - have + cache_index_table_bytes(index_groups_for(s->n_entries)) > s->budget)
+		evict_one(s, now);
+	size_t n = index_groups_for(s->n_entries);
+	if (n < s->index.n_groups && cache_index_resize(&s->index, n, entry_hash_of) == 0)
+		s->bytes = s->bytes - have + cache_index_table_bytes(n);
+}
+
 void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms)
 {
 	uint64_t budget = stripe_budget(c, cfg->max_mb);
@@ -359,7 +386,10 @@ void cache_configure(cache_t *c, const config_cache_t *cfg, uint64_t now_ms)
 		struct stripe *s = &c->stripes[i];
 		pthread_mutex_lock(&s->lock);
 		s->rules = *cfg;
+		bool is_smaller = budget < s->budget;
 		s->budget = budget;
+		if (is_smaller)
+			index_shrink_to_budget(s, now_ms);
 		make_room(s, 0, now_ms);
 		pthread_mutex_unlock(&s->lock);
 	}

@@ -855,6 +855,38 @@ static bool is_cached(fixture_t *f, const char *name, uint16_t qtype, uint32_t c
 	return lookup(f, &k, T0, false, &copy) == CACHE_HIT;
 }
 
+/* A reload that shrinks max_mb below what the index tables of a full cache
+ * take: the cache must go on caching within the new bound. Before the index
+ * shrank with the budget, every insert failed (-E2BIG) with the stripes
+ * empty, until a restart. */
+static void test_configure_shrink_below_index_keeps_caching(void **state)
+{
+	(void)state;
+	config_cache_t r = default_rules();
+	r.max_mb = 16;
+	fixture_t *f = NULL;
+	setup_rules((void **)&f, r);
+	char text[128];
+	for (unsigned i = 0; i < 60000; i++) {
+		fill_name(text, sizeof(text), i);
+		insert_name(f, text, DNS_TYPE_A, 0);
+	}
+	r.max_mb = 1;
+	cache_configure(f->cache, &r, T0);
+	cache_stats_t st;
+	cache_get_stats(f->cache, &st);
+	assert_true(st.bytes <= (1u << 20));
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(text, sizeof(text), "after-shrink-%u.example.", i);
+		insert_name(f, text, DNS_TYPE_A, 0);
+		assert_true(is_cached(f, text, DNS_TYPE_A, 0));
+	}
+	cache_get_stats(f->cache, &st);
+	assert_true(st.bytes <= (1u << 20));
+	assert_true(st.entries >= 200);
+	teardown((void **)&f);
+}
+
 static void fill_for_flush(fixture_t *f)
 {
 	const char *names[] = { "example.com.", "a.example.com.", "b.a.example.com.",
@@ -1165,6 +1197,7 @@ int main(void)
 		cmocka_unit_test(test_eviction_prefers_dead),
 		cmocka_unit_test(test_oversized_entry),
 		cmocka_unit_test(test_configure_shrinks),
+		cmocka_unit_test(test_configure_shrink_below_index_keeps_caching),
 		cmocka_unit_test_setup_teardown(test_flush_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_subtree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_all, setup, teardown),
