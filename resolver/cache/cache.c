@@ -70,7 +70,7 @@
 #define ER_CACHE_STRIPES_DEFAULT 16 /* see the measurements above */
 #define ER_CACHE_STRIPES_MAX 1024
 /* A stripe holds at least four maximal messages (RFC 1035 4.2.2: 65535). */
-#define STRIPE_MIN_BYTES (4u * (UINT16_MAX + 1u))
+#define STRIPE_MIN_BYTES ((uint64_t)4 * (UINT16_MAX + 1u))
 #define INDEX_GROUPS_INITIAL 16 /* per stripe; doubles at 80 % of its slots */
 #include "util/cacheline.h"
 /* glibc malloc: an 8-byte header, 16-byte granules, 32-byte minimum chunk. */
