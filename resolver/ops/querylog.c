@@ -71,7 +71,8 @@ typedef struct lane {
 	uint64_t ring_dropped; /* relaxed atomics: querylog_totals reads it */
 	uint64_t writer_dropped_seen; /* already added to the worker's metrics (querylog_sync) */
 	/* Written by the writer when it drops lines of this lane; read by the
-	 * producer on every submit, so it sits alone on its line. */
+	 * producer's querylog_sync every ER_HEALTH_SYNC_MS. Alone on its line,
+	 * so the writer's stores never touch the producer's fields above. */
 	alignas(ER_CACHE_LINE) _Atomic uint64_t writer_dropped;
 	/* Set by the producer when it woke the writer, cleared by the writer
 	 * when it drains the lane: one wake-up per round at most. */
@@ -243,10 +244,11 @@ static void hand_over(querylog_t *ql, const output_t *out)
 int querylog_configure(querylog_t *ql, bool is_on, const char *path)
 {
 	pthread_mutex_lock(&ql->control_lock);
-	int rc = 0;
+	int rc = ER_QLOG_UNCHANGED;
 	/* Unchanged settings still retry an open that failed (querylog.h). */
 	if (!ql->is_broken && is_on == ql->is_on && (!is_on || str_same(path, ql->path)))
 		goto out;
+	rc = 0;
 	char *copy = is_on && path ? strdup(path) : NULL;
 	if (is_on && path && copy == NULL) {
 		rc = -ENOMEM;
@@ -276,14 +278,6 @@ int querylog_reopen(querylog_t *ql)
 	}
 	pthread_mutex_unlock(&ql->control_lock);
 	return rc;
-}
-
-bool querylog_is_broken(querylog_t *ql)
-{
-	pthread_mutex_lock(&ql->control_lock);
-	bool is_broken = ql->is_broken;
-	pthread_mutex_unlock(&ql->control_lock);
-	return is_broken;
 }
 
 /* --- output: writing (writer thread) ----------------------------------------- */

@@ -52,8 +52,8 @@ int querylog_start(querylog_t *ql);
 
 /*
  * Applies `log.queries` and `log.query_file` (path; NULL: stderr). Nothing
- * happens when they are what they were and the output is not broken;
- * otherwise the output is opened here (the file with O_APPEND | O_CREAT,
+ * happens, and it returns ER_QLOG_UNCHANGED, when they are what they were
+ * and the output is not broken; otherwise the output is opened here (the file with O_APPEND | O_CREAT,
  * mode 0640 less the umask) and the writer switches to it before its next
  * batch; off closes the file. Returns 0, or a negative errno when the file
  * cannot be opened: the log is then on but broken, every line is dropped
@@ -61,17 +61,12 @@ int querylog_start(querylog_t *ql);
  * settings tries the file again). Thread-safe.
  */
 int querylog_configure(querylog_t *ql, bool is_on, const char *path);
+#define ER_QLOG_UNCHANGED 1 /* querylog_configure: nothing to do */
 
 /* Opens the file again by its name (logrotate moved it): same contract as
  * querylog_configure. A log that is off, or on stderr, has nothing to
  * reopen: 0. Thread-safe. */
 int querylog_reopen(querylog_t *ql);
-
-/* True while the last open of the file, by querylog_configure or
- * querylog_reopen, failed (the log is on and drops every line). A failed
- * write is not this: the writer keeps the file and retries it itself.
- * Thread-safe. */
-bool querylog_is_broken(querylog_t *ql);
 
 /*
  * A worker's answered query, on lane `lane` (the worker's index; only that

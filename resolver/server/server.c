@@ -68,7 +68,6 @@
 #include "upstream/health_table.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
-#include "util/str.h"
 
 typedef struct server {
 	uv_loop_t loop;
@@ -279,16 +278,15 @@ static int reload_failed(char *msg, size_t len, const char *err)
 }
 
 /* log.queries and log.query_file of c; old is the snapshot before a
- * reload (NULL at start). A reload with the same settings still tries a
- * file that failed to open (docs/operations.md promises it). */
+ * reload (NULL at start). querylog_configure decides whether anything
+ * changed: a reload with the same settings still tries a file that failed
+ * to open (docs/operations.md promises it). */
 static void apply_querylog(server_t *s, const config_t *old, const config_t *c)
 {
-	if (old && old->log_queries == c->log_queries &&
-	    (!c->log_queries || str_same(old->query_file, c->query_file)) &&
-	    !querylog_is_broken(s->querylog))
-		return;
 	const char *to = c->query_file ? c->query_file : "stderr";
 	int rc = querylog_configure(s->querylog, c->log_queries, c->query_file);
+	if (rc == ER_QLOG_UNCHANGED)
+		return;
 	if (rc < 0)
 		log_error("query log: cannot open %s: %s; its lines are dropped (querylog_dropped) "
 			  "until a reopen (SIGUSR1) or a reload opens it",
