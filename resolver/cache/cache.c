@@ -19,8 +19,10 @@
  * 16-byte granules) plus its index table; an insert evicts until it fits,
  * and the table only doubles when the bigger one fits beside the old one,
  * so the accounted total never exceeds max_mb, not even during a rehash.
- * A full table that cannot double makes an insert evict an entry instead. Entries larger than a stripe's share are refused (-E2BIG); S is
- * lowered for small caches so a stripe always holds 4 maximal messages.
+ * A full table that cannot double makes an insert evict an entry instead,
+ * and a smaller max_mb shrinks the table (index_shrink_to_budget). Entries
+ * larger than a stripe's share are refused (-E2BIG); S is lowered for
+ * small caches so a stripe always holds 4 maximal messages.
  *
  * Eviction is SIEVE (Zhang et al., NSDI 2024) per stripe: a FIFO queue and
  * a hand moving from old to new that spares (and un-marks) visited entries
