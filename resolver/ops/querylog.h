@@ -53,9 +53,9 @@ int querylog_start(querylog_t *ql);
 /*
  * Applies `log.queries` and `log.query_file` (path; NULL: stderr). Nothing
  * happens, and it returns ER_QLOG_UNCHANGED, when they are what they were
- * and the output is not broken; otherwise the output is opened here (the file with O_APPEND | O_CREAT,
- * mode 0640 less the umask) and the writer switches to it before its next
- * batch; off closes the file. Returns 0, or a negative errno when the file
+ * and the output is not broken; otherwise the output is opened here (the
+ * file with O_APPEND | O_CREAT, mode 0640 less the umask) and the writer
+ * switches to it before its next batch; off closes the file. Returns 0, or a negative errno when the file
  * cannot be opened: the log is then on but broken, every line is dropped
  * and counted, until a reopen or a reload opens it (a call with the same
  * settings tries the file again). Thread-safe.
