@@ -108,7 +108,7 @@ struct stripe {
 	_Alignas(ER_CACHE_LINE) pthread_mutex_t lock;
 	config_cache_t rules;
 	cache_index_t index;
-	size_t n_entries;
+	/* entries: index.n_items (every linked entry is in the index) */
 	struct entry *head, *tail, *hand;
 	size_t bytes, budget;
 	uint64_t hits, misses, stale_hits, evictions, inserts, prefetches;
@@ -198,7 +198,6 @@ static void link_entry(struct stripe *s, struct entry *e)
 	if (!s->tail)
 		s->tail = e;
 	s->bytes += e->bytes;
-	s->n_entries++;
 }
 
 static void remove_entry(struct stripe *s, struct entry *e)
@@ -215,7 +214,6 @@ static void remove_entry(struct stripe *s, struct entry *e)
 	else
 		s->tail = e->newer;
 	s->bytes -= e->bytes;
-	s->n_entries--;
 	free(e);
 }
 
@@ -244,7 +242,7 @@ static void evict_one(struct stripe *s, uint64_t now)
 /* Evicts until need more bytes fit the budget; false if they never can. */
 static bool make_room(struct stripe *s, size_t need, uint64_t now)
 {
-	while (s->bytes + need > s->budget && s->n_entries > 0)
+	while (s->bytes + need > s->budget && s->index.n_items > 0)
 		evict_one(s, now);
 	return s->bytes + need <= s->budget;
 }
@@ -263,7 +261,7 @@ static bool index_make_room(struct stripe *s, size_t need, uint64_t now)
 			s->bytes += cache_index_table_bytes(n) - cache_index_table_bytes(old);
 			return true;
 		}
-		if (s->n_entries == 0)
+		if (s->index.n_items == 0)
 			return false;
 		evict_one(s, now);
 	}
@@ -373,10 +371,11 @@ static size_t index_groups_for(size_t n_entries)
 static void index_shrink_to_budget(struct stripe *s, uint64_t now)
 {
 	size_t have = cache_index_table_bytes(s->index.n_groups);
-	while (s->n_entries > 0 &&
-	       s->bytes - have + cache_index_table_bytes(index_groups_for(s->n_entries)) > s->budget)
+	size_t n = index_groups_for(s->index.n_items);
+	while (s->index.n_items > 0 && s->bytes - have + cache_index_table_bytes(n) > s->budget) {
 		evict_one(s, now);
-	size_t n = index_groups_for(s->n_entries);
+		n = index_groups_for(s->index.n_items);
+	}
 	if (n < s->index.n_groups && cache_index_resize(&s->index, n, entry_hash_of) == 0)
 		s->bytes = s->bytes - have + cache_index_table_bytes(n);
 }
@@ -650,7 +649,7 @@ void cache_get_stats(cache_t *c, cache_stats_t *out)
 	for (unsigned i = 0; i < c->n_stripes; i++) {
 		struct stripe *s = &c->stripes[i];
 		pthread_mutex_lock(&s->lock);
-		out->entries += s->n_entries;
+		out->entries += s->index.n_items;
 		out->bytes += s->bytes;
 		out->hits += s->hits;
 		out->misses += s->misses;
@@ -750,7 +749,7 @@ int cache_dump(cache_t *c, uint64_t now_ms, cache_dump_cb cb, void *ctx, size_t 
 	for (unsigned i = 0; i < c->n_stripes && go_on; i++) {
 		struct stripe *s = &c->stripes[i];
 		pthread_mutex_lock(&s->lock);
-		size_t cap = s->n_entries;
+		size_t cap = s->index.n_items;
 		pthread_mutex_unlock(&s->lock);
 		/* Allocated unlocked; entries added meanwhile wait for another dump. */
 		struct dump_item *items = malloc((cap ? cap : 1) * sizeof(*items));
