@@ -23,14 +23,20 @@ LAT_RUNS=${LAT_RUNS:-3}
 LAT_SHAPE=${LAT_SHAPE:-4x200}
 export RUNS=${RUNS:-3} DURATION=${DURATION:-10}
 DIR=$(mktemp -d /tmp/erdns-shapes.XXXXXX)
+CHILD=
 trap 'rm -rf "$DIR"' EXIT
+# A TERM to this script alone must reach run.sh, whose own trap stops its servers and knotd.
+trap '[ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null && wait "$CHILD"; exit 143' INT TERM
 
 run_shape() { # shape out-dir extra-env...
 	local shape=$1 out=$2
 	shift 2
 	env "$@" CLIENTS="${shape%x*}" OUTSTANDING="${shape#*x}" SERVERS="$SERVERS" RSS_N=0 OUT=- \
-		RESULTS_OUT="$out" "$HERE/run.sh" bench "$ERDNS" >"$out.md" 2>"$out.err" ||
+		RESULTS_OUT="$out" "$HERE/run.sh" bench "$ERDNS" >"$out.md" 2>"$out.err" &
+	CHILD=$!
+	wait "$CHILD" ||
 		{ echo "shapes: run.sh failed for $shape (see below)" >&2; tail -20 "$out.err" >&2; exit 1; }
+	CHILD=
 }
 
 T0=$(date +%s)
