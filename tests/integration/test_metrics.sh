@@ -16,7 +16,7 @@ start_standin HQ --id 1 --mode-file "$W/mode-hq"
 echo answer >"$W/mode-st"
 start_standin ST --id 3 --mode-file "$W/mode-st"
 start_standin SF --id 7 --mode servfail
-start_standin SLOW --id 4 --mode delay --delay-ms 1300
+start_standin SLOW --id 4 --mode delay --delay-ms 1000
 cp "$SRCDIR/tests/fixtures/m365/small.json" "$W/small.json" # never the fixture itself
 PORT=$(free_port)
 MPORT=$(free_port)
@@ -169,9 +169,9 @@ check_eq "QDCOUNT=2: FORMERR" 1 "$(timeout 5 $RAW "$PORT" formerr)"
 expect "malformed_dropped_total +1" $((mal + 1)) erdns_malformed_dropped_total
 expect "formerr_sent_total +1" $((fe + 1)) erdns_formerr_sent_total
 
-# In flight: a query waiting for the 1300 ms stand-in (under the 1500 ms
-# query and upstream timeouts; a wide window for the scrape on a loaded
-# machine).
+# In flight: a query waiting for the 1000 ms stand-in (500 ms under the
+# 1500 ms query and upstream timeouts, and a 1 s window for the polled
+# scrape on a loaded machine).
 expect "nothing in flight" 0 erdns_inflight
 qs x.slow.test >"$W/slow.out" &
 slow=$!

@@ -863,17 +863,22 @@ static void test_configure_shrink_below_index_keeps_caching(void **state)
 {
 	(void)state;
 	config_cache_t r = default_rules();
-	r.max_mb = 16;
+	r.max_mb = 32;
 	fixture_t *f = NULL;
 	setup_rules((void **)&f, r);
 	char text[128];
-	for (unsigned i = 0; i < 60000; i++) {
+	/* ~7 500 entries a stripe: each table grows to 2 048 groups (128 KiB),
+	 * twice a stripe's share of 1 MB, so the old code fails by far. */
+	for (unsigned i = 0; i < 120000; i++) {
 		fill_name(text, sizeof(text), i);
 		insert_name(f, text, DNS_TYPE_A, 0);
 	}
+	cache_stats_t st;
+	cache_get_stats(f->cache, &st);
+	assert_int_equal(st.entries, 120000);
+	assert_true(st.bytes > (16u << 20));
 	r.max_mb = 1;
 	cache_configure(f->cache, &r, T0);
-	cache_stats_t st;
 	cache_get_stats(f->cache, &st);
 	assert_true(st.bytes <= (1u << 20));
 	for (unsigned i = 0; i < 200; i++) {

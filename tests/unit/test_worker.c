@@ -59,6 +59,7 @@ static void bound_pair(int *udp, int *tcp, uint16_t *port)
 	for (int i = 0; i < 50; i++) {
 		*port = 0;
 		*udp = bound_socket(SOCK_DGRAM, port);
+		assert_true(*udp >= 0);
 		*tcp = bound_socket(SOCK_STREAM, port);
 		if (*tcp >= 0)
 			return;
