@@ -14,7 +14,7 @@
  * (F14's outbound-overflow count, in Folly's F14 hash table): a lookup
  * stops at a group whose count is zero, a removal lowers the counts along
  * its item's probe path, so no tombstones are needed. A count that reaches
- * 255 sticks there and only makes lookups probe one group further.
+ * 255 sticks there: lookups passing that group then always probe on.
  */
 #include "cache/index.h"
 
