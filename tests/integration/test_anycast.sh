@@ -371,7 +371,7 @@ if [ "$wd_ms" != timeout ]; then
 else
 	not_ok "stop path: the route was not withdrawn within 5 s"
 fi
-check_eq "stop path: no query lost" 0 "$(field lost "$sum")"
+check_sent "stop path" "$sum" && check_eq "stop path: no query lost" 0 "$(field lost "$sum")"
 figure "SIGTERM through the announcer: withdrawn in the router ${wd_ms} ms after the announcer's" \
 	"SIGTERM; erdns got SIGTERM $((t_erdns_term - t_term)) ms after it (announcer exit ${ann_ms} ms);" \
 	"clients: $sum"
@@ -446,7 +446,8 @@ if [ "$all" -ge 20 ] && [ "$pct2" -ge 90 ]; then
 else
 	not_ok "degraded: $pct2 % of new flows on instance 2 from 5 s on ($on2 of $all; 90 % wanted)"
 fi
-check_eq "degraded: no query lost while preference moves" 0 "$(field lost "$sum")"
+check_sent "degraded" "$sum" &&
+	check_eq "degraded: no query lost while preference moves" 0 "$(field lost "$sum")"
 # Second by second after /health said degraded: the healthy instance's share.
 per_s=$(awk -v t="$t_deg" '{ s = int(($1 - t) / 1000); all[s]++; if ($3 == "erdns-2") on2[s]++ }
 	END { for (s = 0; s < 7; s++) if (all[s]) printf "%ds:%d%% ", s, 100 * on2[s] / all[s] }' \

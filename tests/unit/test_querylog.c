@@ -427,6 +427,17 @@ static void test_timestamps(void **state)
 /* --- the log --------------------------------------------------------------- */
 
 /* Submits the event of name "nN.example" for each N in [from, to). */
+/* Polls the log's totals into *written and *dropped until *which (one of
+ * them) reaches want, for at most 2 s. */
+static void await_total(querylog_t *ql, uint64_t want, const uint64_t *which, uint64_t *written,
+			uint64_t *dropped)
+{
+	for (int i = 0; i < 200 && *which < want; i++) {
+		usleep(10000);
+		querylog_totals(ql, written, dropped);
+	}
+}
+
 static void submit_range(const fixture_t *f, querylog_t *ql, metrics_t *m, int from, int to)
 {
 	for (int i = from; i < to; i++) {
@@ -519,10 +530,7 @@ static void test_full_disk_counts_in_the_worker(void **state)
 	memset(&m, 0, sizeof(m));
 	submit_range(f, ql, &m, 0, 50);
 	uint64_t written = 0, dropped = 0;
-	for (int i = 0; i < 200 && dropped < 50; i++) { /* bounded: 2 s */
-		usleep(10000);
-		querylog_totals(ql, &written, &dropped);
-	}
+	await_total(ql, 50, &dropped, &written, &dropped);
 	assert_int_equal(dropped, 50);
 	assert_int_equal(written, 0);
 	/* The submits themselves counted nothing: the ring had room. */
@@ -606,18 +614,12 @@ static void test_reopen_and_configure(void **state)
 	memset(&m, 0, sizeof(m));
 	submit_range(f, ql, &m, 0, 5);
 	uint64_t written = 0, dropped = 0;
-	for (int i = 0; i < 200 && written < 5; i++) {
-		usleep(10000);
-		querylog_totals(ql, &written, &dropped);
-	}
+	await_total(ql, 5, &written, &written, &dropped);
 	assert_int_equal(written, 5);
 	assert_int_equal(rename(path, moved), 0);
 	assert_int_equal(querylog_reopen(ql), 0);
 	submit_range(f, ql, &m, 5, 8);
-	for (int i = 0; i < 200 && written < 8; i++) {
-		usleep(10000);
-		querylog_totals(ql, &written, &dropped);
-	}
+	await_total(ql, 8, &written, &written, &dropped);
 	assert_int_equal(querylog_configure(ql, false, NULL), 0);
 	submit_range(f, ql, &m, 8, 10); /* queued after off: never written */
 	assert_int_equal(querylog_configure(ql, true, "/nonexistent/dir/q.jsonl"), -ENOENT);
@@ -648,18 +650,12 @@ static void test_reload_retries_a_file_that_failed_to_open(void **state)
 	memset(&m, 0, sizeof(m));
 	submit_range(f, ql, &m, 0, 3); /* broken: dropped and counted */
 	uint64_t written = 0, dropped = 0;
-	for (int i = 0; i < 200 && dropped < 3; i++) { /* bounded: 2 s */
-		usleep(10000);
-		querylog_totals(ql, &written, &dropped);
-	}
+	await_total(ql, 3, &dropped, &written, &dropped);
 	assert_int_equal(dropped, 3);
 	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_int_equal(querylog_configure(ql, true, path), 0); /* same settings */
 	submit_range(f, ql, &m, 3, 6);
-	for (int i = 0; i < 200 && written < 3; i++) {
-		usleep(10000);
-		querylog_totals(ql, &written, &dropped);
-	}
+	await_total(ql, 3, &written, &written, &dropped);
 	querylog_free(ql);
 	char *text = read_file(path);
 	assert_names(text, 3, 6);
