@@ -9,7 +9,11 @@
  * one turn of the loop (cache hits of a receive batch, forwarded answers of
  * all the upstream sockets that became readable together) is collected and
  * sent with one sendmmsg(2) from the worker's prepare handle, which runs
- * before the loop next waits (udp_listener_flush). libuv 1.44 has no
+ * before the loop next waits (udp_listener_flush). Replies held when a new
+ * batch of queries arrives go out first (worker_flush_replies), so an
+ * upstream answer read early in a turn does not wait while the rest of the
+ * turn forwards new queries; a turn that catches up after a stall holds
+ * dozens of those (issue 13, docs/benchmarks.md). libuv 1.44 has no
  * batched send (uv_udp_try_send2 arrived in 1.50), hence the direct call on
  * the handle's fd. Measured on this 2-core VM, one worker: 7.7 us of CPU
  * per cached answer with recvmsg/sendmsg per query, 5.9 us with recvmmsg;
@@ -37,10 +41,6 @@
 
 
 #define ER_UDP_SEND_QUEUE_MAX 1024 /* replies; at most ~1.3 MB per socket */
-
-/* Replies held for one sendmmsg per loop turn (80 KiB per listener). A
- * UDP reply is at most ER_EDNS_ADVERTISED bytes (reply_size_limit). */
-#define ER_UDP_OUTBOX 64
 
 struct udp_outbox {
 	size_t n;
@@ -120,10 +120,19 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 	/* In recvmmsg mode buf is a slice of the worker's buffer: nothing to free.
 	 * Chunks of one recvmmsg come with UV_UDP_MMSG_CHUNK, then one call with
 	 * UV_UDP_MMSG_FREE closes the batch. */
-	if (flags & UV_UDP_MMSG_FREE)
+	if (flags & UV_UDP_MMSG_FREE) {
+		l->is_reading_batch = false;
 		return;
+	}
 	if (nread <= 0 || from == NULL)
 		return;
+	if (!l->is_reading_batch) {
+		/* Answers from upstream sockets read earlier in this turn go out
+		 * before a batch of new queries is worked through, instead of
+		 * waiting for the whole turn. */
+		l->is_reading_batch = true;
+		worker_flush_replies(w);
+	}
 	if (flags & UV_UDP_PARTIAL) {
 		metrics_add(&worker_stats(w)->malformed_dropped, 1);
 		return;

@@ -1,7 +1,9 @@
 /*
  * UDP listener of one worker (udp_listener.c): reads queries in batches,
  * hands each to the pipeline (query.c), and sends the replies of a loop
- * turn with one sendmmsg.
+ * turn with one sendmmsg: at the end of the turn, when a reply comes with
+ * ER_UDP_OUTBOX already held, or when a new batch of queries starts (the
+ * replies held then are sent before the first of them is handled).
  */
 #ifndef ERDNS_SERVER_UDP_LISTENER_H
 #define ERDNS_SERVER_UDP_LISTENER_H
@@ -19,6 +21,9 @@
 #define ER_UDP_SLICE (64 * 1024)
 #define ER_UDP_BATCH 16
 #define ER_UDP_RECV_BUF ((size_t)ER_UDP_SLICE * ER_UDP_BATCH)
+/* Replies held for one sendmmsg (80 KiB per listener; a UDP reply is at
+ * most ER_EDNS_ADVERTISED bytes, reply_size_limit). */
+#define ER_UDP_OUTBOX 64
 
 /* Embedded in its worker; the fields are udp_listener.c's. */
 struct udp_listener {
@@ -27,6 +32,7 @@ struct udp_listener {
 	uint8_t *recv_buf; /* the worker's, ER_UDP_RECV_BUF bytes, shared by its listeners */
 	struct udp_outbox *outbox; /* replies batched for sendmmsg */
 	bool is_open; /* handle initialised: close it */
+	bool is_reading_batch; /* between a recvmmsg's first datagram and its end */
 };
 
 /* Adopts fd (a bound socket; taken over also on failure: closed then).
@@ -37,7 +43,7 @@ void udp_listener_close(udp_listener_t *l);
 /* Frees what the listener allocated; after its handle is closed. */
 void udp_listener_free(udp_listener_t *l);
 /* Queues a reply; it is sent by the next udp_listener_flush (or at once
- * when the queue is full). */
+ * when ER_UDP_OUTBOX were already held: those go out first). */
 void udp_listener_send(udp_listener_t *l, const struct sockaddr *to, const uint8_t *msg,
 		       size_t len);
 /* Sends the queued replies with one sendmmsg; the worker's prepare handle

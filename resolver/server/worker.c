@@ -226,11 +226,15 @@ static void begin_stop(worker_t *w)
 	uv_close((uv_handle_t *)&w->wakeup, NULL);
 }
 
-static void on_flush(uv_prepare_t *prepare)
+void worker_flush_replies(worker_t *w)
 {
-	worker_t *w = prepare->data;
 	for (size_t i = 0; i < w->n_listen; i++)
 		udp_listener_flush(&w->udp[i]);
+}
+
+static void on_flush(uv_prepare_t *prepare)
+{
+	worker_flush_replies(prepare->data);
 }
 
 static void on_tick(uv_timer_t *timer)

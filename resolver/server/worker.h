@@ -67,5 +67,8 @@ health_view_t *worker_health_view(worker_t *w);
 struct querylog *worker_querylog(worker_t *w);
 unsigned worker_index(const worker_t *w);
 bool worker_is_stopping(const worker_t *w);
+/* Sends the UDP replies held so far in this loop turn (the prepare handle
+ * does it at the end of every turn). */
+void worker_flush_replies(worker_t *w);
 
 #endif
