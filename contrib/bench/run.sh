@@ -22,6 +22,10 @@
 # ERDNS_QUERYLOG=1 runs erdns with its query log on (every line to a file in the work directory,
 # removed after each run; the lines written and dropped are reported). RESULTS_OUT=DIR copies the
 # raw tables (results.tsv, latency.tsv) there, for contrib/bench/shapes.sh.
+# LAT_TOGETHER=1 runs each latency run with the servers of LAT_SERVERS (default: SERVERS) at once on
+# the server CPU, each under its own dnsperf at LAT_QPS and, where the kernel has a cgroup cpu
+# controller, in a cgroup of its own with an equal CPU share; the hypervisor's stalls of that CPU then
+# fall on all of them alike (see docs/benchmarks.md, issue 13). Default 0: one server at a time.
 #
 # Everything runs on 127.0.0.1; every server is configured never to reach out on its own
 # (no root hints, no trust-anchor updates, no security polling); every loop is bounded; every
@@ -36,7 +40,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
@@ -47,6 +51,7 @@ DURATION=${DURATION:-10}
 LAT_QPS=${LAT_QPS:-10000}
 LAT_DURATION=${LAT_DURATION:-10}
 LAT_RUNS=${LAT_RUNS:-1}
+LAT_TOGETHER=${LAT_TOGETHER:-0}
 CLIENTS=${CLIENTS:-4}
 OUTSTANDING=${OUTSTANDING:-200}
 RESULTS_OUT=${RESULTS_OUT:-}
@@ -57,6 +62,7 @@ ZIPF_NAMES=${ZIPF_NAMES:-100000}
 ZIPF_QUERIES=${ZIPF_QUERIES:-1000000}
 SERVERS=${SERVERS:-erdns unbound dnsmasq dnsdist}
 WORKLOADS=${WORKLOADS:-hit miss zipf}
+LAT_SERVERS=${LAT_SERVERS:-$SERVERS}
 ERDNS_AUDIT=${ERDNS_AUDIT:-0}
 PORT_BASE=${PORT_BASE:-15350}
 SERVER_CPU=${SERVER_CPU:-1}
@@ -114,6 +120,7 @@ cleanup() {
 	local pid
 	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
 	PIDS=()
+	cgroups_remove
 	if [ "${KEEP:-0}" = 1 ]; then echo "bench: work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -360,6 +367,35 @@ stop_server() {
 	forget_pid "$SPID"
 	SPID=
 }
+
+# Equal CPU shares for servers that share the server CPU (LAT_TOGETHER=1). Without them the
+# scheduler shares a busy CPU per thread, so a server with more threads (dnsdist: a receiver
+# and a responder thread per backend) gets more of it while everyone catches up after a stall.
+CGROUP_BASE= CGROUPS=()
+cgroups_find() { # sets CGROUP_BASE to a cgroup directory with a cpu controller, or leaves it empty
+	local v2=/sys/fs/cgroup
+	if [ -f "$v2/cgroup.controllers" ] && grep -qw cpu "$v2/cgroup.controllers"; then
+		grep -qw cpu "$v2/cgroup.subtree_control" || echo +cpu >"$v2/cgroup.subtree_control" 2>/dev/null || return 0
+		CGROUP_BASE=$v2
+	elif [ -d /sys/fs/cgroup/cpu ] && [ -w /sys/fs/cgroup/cpu ]; then
+		CGROUP_BASE=/sys/fs/cgroup/cpu
+	fi
+	return 0
+}
+cgroup_join() { # name pid: the process (all its threads) into a cgroup of its own, default weight
+	[ -n "$CGROUP_BASE" ] || return 0
+	local g=$CGROUP_BASE/erdns-bench-$$-$1
+	if [ ! -d "$g" ]; then
+		mkdir "$g" || return 0
+		CGROUPS+=("$g")
+	fi
+	echo "$2" >"$g/cgroup.procs"
+}
+cgroups_remove() { # after their processes are gone; a group still in use stays and says so
+	local g
+	for g in "${CGROUPS[@]}"; do rmdir "$g" 2>/dev/null || echo "bench: cgroup $g not removed" >&2; done
+	CGROUPS=()
+}
 QLOG=$WORK/querylog.tsv
 printf 'workload\trun\twritten\tdropped\tfile_lines\n' >"$QLOG"
 querylog_note() { # workload run: erdns's stop line "query log: N lines written, M dropped"
@@ -461,6 +497,14 @@ measure() { # server workload run
 	if [ "$server" = erdns ]; then querylog_note "$wl" "$run"; fi
 }
 
+latency_row() { # server workload run dnsperf-output steal-ticks: a line of latency.tsv
+	local out=$4
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(stat_of "$out" qps)" "$(stat_of "$out" completed)" \
+		"$(stat_of "$out" lost)" "$(awk -f "$HERE/latency.awk" "$out" | tr ' ' '\t')" \
+		"$(stat_of "$out" avg)" "$(stat_of "$out" sd)" "$(steal_pct "$5" "$LAT_DURATION")" >>"$LATENCY"
+	tail -1 "$LATENCY" | sed 's/^/bench: latency /' >&2
+}
+
 measure_latency() { # server workload run: fixed rate, per-query latencies from dnsperf -v
 	local server=$1 wl=$2 run=$3 data extra=() out=$WORK/$1-$2-lat.txt st0 st1
 	start_server "$server"
@@ -472,14 +516,49 @@ measure_latency() { # server workload run: fixed rate, per-query latencies from 
 	st0=$(cpu_steal "$SERVER_CPU")
 	dnsperf_run "$server" "$data" "$out" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${extra[@]}"
 	st1=$(cpu_steal "$SERVER_CPU")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$wl" "$run" "$(stat_of "$out" qps)" "$(stat_of "$out" completed)" \
-		"$(stat_of "$out" lost)" "$(awk -f "$HERE/latency.awk" "$out" | tr ' ' '\t')" \
-		"$(stat_of "$out" avg)" "$(stat_of "$out" sd)" "$(steal_pct $((st1 - st0)) "$LAT_DURATION")" >>"$LATENCY"
-	tail -1 "$LATENCY" | sed 's/^/bench: latency /' >&2
+	latency_row "$server" "$wl" "$run" "$out" $((st1 - st0))
 	rm -f "$WORK/miss.txt" "$out"
 	kill -0 "$SPID" 2>/dev/null || echo "bench: $server DIED during the $wl latency run" >&2
 	stop_server
 	if [ "$server" = erdns ]; then querylog_note "$wl" "latency $run"; fi
+}
+
+measure_latency_together() { # workload run: every LAT_SERVERS server at once, each with its own dnsperf
+	local wl=$1 run=$2 s i=0 st0 st1 order=() dps=() data
+	local -A spid
+	for s in $LAT_SERVERS; do
+		start_server "$s"
+		spid[$s]=$SPID
+		cgroup_join "$s" "$SPID"
+		case $wl in
+		hit) warm_hot "$s" ;;
+		miss) unique_file "lat$run-$s" $((LAT_QPS * LAT_DURATION + 1000)) "$WORK/lat-$s.txt" ;;
+		esac
+	done
+	SPID=
+	# the dnsperf started first gets a small head start: the order rotates from run to run
+	for s in $LAT_SERVERS; do order+=("$s"); done
+	order=("${order[@]:$((run % ${#order[@]}))}" "${order[@]:0:$((run % ${#order[@]}))}")
+	st0=$(cpu_steal "$SERVER_CPU")
+	for s in "${order[@]}"; do
+		case $wl in
+		hit) data=(-d "$WORK/hot.txt") ;;
+		miss) data=(-d "$WORK/lat-$s.txt" -n 1) ;;
+		zipf) data=(-d "$WORK/zipf.txt") ;;
+		esac
+		dnsperf_run "$s" "${data[1]}" "$WORK/$s-$wl-lat.txt" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${data[@]:2}" &
+		dps+=($!)
+	done
+	wait "${dps[@]}"
+	st1=$(cpu_steal "$SERVER_CPU")
+	for s in $LAT_SERVERS; do
+		latency_row "$s" "$wl" "$run" "$WORK/$s-$wl-lat.txt" $((st1 - st0))
+		kill -0 "${spid[$s]}" 2>/dev/null || echo "bench: $s DIED during the $wl latency run" >&2
+		stop_pid "${spid[$s]}"
+		forget_pid "${spid[$s]}"
+		rm -f "$WORK/lat-$s.txt" "$WORK/$s-$wl-lat.txt"
+		if [ "$s" = erdns ]; then querylog_note "$wl" "latency $run"; fi
+	done
 }
 
 RSSF=$WORK/rss.tsv
@@ -516,10 +595,20 @@ for server in $SERVERS; do
 	echo "bench: === $server ===" >&2
 	for wl in $WORKLOADS; do
 		for run in $(seq "$RUNS"); do measure "$server" "$wl" "$run"; done
-		for run in $(seq "$LAT_RUNS"); do measure_latency "$server" "$wl" "$run"; done
+		if [ "$LAT_TOGETHER" != 1 ]; then
+			for run in $(seq "$LAT_RUNS"); do measure_latency "$server" "$wl" "$run"; done
+		fi
 	done
 	if [ "$RSS_N" -gt 0 ]; then measure_rss "$server"; fi
 done
+if [ "$LAT_TOGETHER" = 1 ] && [ "$LAT_RUNS" -gt 0 ]; then
+	cgroups_find
+	[ -n "$CGROUP_BASE" ] || echo "bench: no cgroup cpu controller: the servers share CPU $SERVER_CPU per thread" >&2
+	echo "bench: === latency, $LAT_SERVERS at once ===" >&2
+	for wl in $WORKLOADS; do
+		for run in $(seq "$LAT_RUNS"); do measure_latency_together "$wl" "$run"; done
+	done
+fi
 T1=$(date +%s)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -595,6 +684,12 @@ REPORT=$WORK/report.md
 	echo
 	echo "### Latency at a fixed rate of $LAT_QPS queries/s (${LAT_DURATION} s, $LAT_RUNS run(s) per server and workload, each on a fresh server)"
 	echo
+	if [ "$LAT_TOGETHER" = 1 ]; then
+		echo "In each run $LAT_SERVERS ran at the same time on CPU $SERVER_CPU, each under its own dnsperf at $LAT_QPS queries/s,"
+		if [ -n "$CGROUP_BASE" ]; then echo "each in a cgroup of its own with an equal CPU share ($CGROUP_BASE)."; else echo "without equal CPU shares (no cgroup cpu controller here: the CPU was shared per thread)."; fi
+		echo "The steal column is the same for the servers of one run."
+		echo
+	fi
 	echo "dnsperf 2.10 prints only the average and standard deviation; the percentiles below are computed from its per-query"
 	echo "latencies (\`dnsperf -v\`, contrib/bench/latency.awk). Microseconds."
 	echo
