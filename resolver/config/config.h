@@ -82,7 +82,7 @@ typedef struct config_m365 {
  * routes). Rules carry their slot (rule_origin_t.route_slot). */
 typedef struct config_route_slot {
 	const char *view; /* the view's name (borrowed from the router), NULL: none */
-	char route[12]; /* "0", "1", ..., "default", "local", "chaos", "none" */
+	char route[21]; /* "0", "1", ..., "default", "local", "chaos", "none"; fits any size_t */
 	int32_t m365; /* an m365 route's index in config_t.m365, else -1 */
 } config_route_slot_t;
 
