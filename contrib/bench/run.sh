@@ -371,7 +371,8 @@ stop_server() {
 # Equal CPU shares for servers that share the server CPU (LAT_TOGETHER=1). Without them the
 # scheduler shares a busy CPU per thread, so a server with more threads (dnsdist: a receiver
 # and a responder thread per backend) gets more of it while everyone catches up after a stall.
-CGROUP_BASE= CGROUPS=()
+CGROUP_BASE=''
+CGROUPS=()
 cgroups_find() { # sets CGROUP_BASE to a cgroup directory with a cpu controller, or leaves it empty
 	local v2=/sys/fs/cgroup
 	if [ -f "$v2/cgroup.controllers" ] && grep -qw cpu "$v2/cgroup.controllers"; then
@@ -524,7 +525,7 @@ measure_latency() { # server workload run: fixed rate, per-query latencies from 
 }
 
 measure_latency_together() { # workload run: every LAT_SERVERS server at once, each with its own dnsperf
-	local wl=$1 run=$2 s i=0 st0 st1 order=() dps=() data
+	local wl=$1 run=$2 s st0 st1 order=() dps=() files
 	local -A spid
 	for s in $LAT_SERVERS; do
 		start_server "$s"
@@ -542,11 +543,11 @@ measure_latency_together() { # workload run: every LAT_SERVERS server at once, e
 	st0=$(cpu_steal "$SERVER_CPU")
 	for s in "${order[@]}"; do
 		case $wl in
-		hit) data=(-d "$WORK/hot.txt") ;;
-		miss) data=(-d "$WORK/lat-$s.txt" -n 1) ;;
-		zipf) data=(-d "$WORK/zipf.txt") ;;
+		hit) files=("$WORK/hot.txt") ;;
+		miss) files=("$WORK/lat-$s.txt" -n 1) ;;
+		zipf) files=("$WORK/zipf.txt") ;;
 		esac
-		dnsperf_run "$s" "${data[1]}" "$WORK/$s-$wl-lat.txt" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${data[@]:2}" &
+		dnsperf_run "$s" "${files[0]}" "$WORK/$s-$wl-lat.txt" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${files[@]:1}" &
 		dps+=($!)
 	done
 	wait "${dps[@]}"
@@ -634,7 +635,7 @@ REPORT=$WORK/report.md
 	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
 	if [ "$ERDNS_QUERYLOG" = 1 ]; then
 		echo
-		echo "erdns ran with its query log on (ERDNS_QUERYLOG=1: \\`log.queries\\`, one line per answer to a file on disk). Lines written and dropped, per run, as erdns reported them at its stop:"
+		echo "erdns ran with its query log on (ERDNS_QUERYLOG=1: \`log.queries\`, one line per answer to a file on disk). Lines written and dropped, per run, as erdns reported them at its stop:"
 		echo
 		echo "| workload | run | written | dropped | lines in the file |"
 		echo "|---|---|---:|---:|---:|"
