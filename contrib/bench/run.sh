@@ -26,6 +26,9 @@
 # the server CPU, each under its own dnsperf at LAT_QPS and, where the kernel has a cgroup cpu
 # controller, in a cgroup of its own with an equal CPU share; the hypervisor's stalls of that CPU then
 # fall on all of them alike (see docs/benchmarks.md, issue 13). Default 0: one server at a time.
+# LAT_HOPS=1 (with LAT_TOGETHER=1) also captures lo with tcpdump during those runs and reports
+# each server's hop times per query (client query -> forwarded query -> upstream answer -> reply;
+# contrib/bench/hops.awk). The capture costs CPU 0 some time, so its runs' percentiles run high.
 #
 # Everything runs on 127.0.0.1; every server is configured never to reach out on its own
 # (no root hints, no trust-anchor updates, no security polling); every loop is bounded; every
@@ -40,7 +43,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
@@ -52,6 +55,7 @@ LAT_QPS=${LAT_QPS:-10000}
 LAT_DURATION=${LAT_DURATION:-10}
 LAT_RUNS=${LAT_RUNS:-1}
 LAT_TOGETHER=${LAT_TOGETHER:-0}
+LAT_HOPS=${LAT_HOPS:-0}
 CLIENTS=${CLIENTS:-4}
 OUTSTANDING=${OUTSTANDING:-200}
 RESULTS_OUT=${RESULTS_OUT:-}
@@ -81,6 +85,7 @@ install_missing() {
 		dnsmasq:dnsmasq-base dnsdist:dnsdist knotd:knot; do
 		command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 	done
+	[ "$LAT_HOPS" = 1 ] && ! command -v tcpdump >/dev/null 2>&1 && need+=(tcpdump)
 	[ "$MODE" = demo ] && need=($(printf '%s\n' "${need[@]}" | grep -E '^(dnsperf|bind9-dnsutils|util-linux)$' || true))
 	[ ${#need[@]} -eq 0 ] && return 0
 	echo "bench: installing ${need[*]}" >&2
@@ -540,6 +545,14 @@ measure_latency_together() { # workload run: every LAT_SERVERS server at once, e
 	# the dnsperf started first gets a small head start: the order rotates from run to run
 	for s in $LAT_SERVERS; do order+=("$s"); done
 	order=("${order[@]:$((run % ${#order[@]}))}" "${order[@]:0:$((run % ${#order[@]}))}")
+	local tpid='' ports=''
+	if [ "$LAT_HOPS" = 1 ]; then
+		for s in $LAT_SERVERS; do ports="$ports or port ${PORT[$s]}"; done
+		"${PIN_LOAD[@]}" tcpdump -i lo -nn -s 200 -B 131072 -w "$WORK/hops.pcap" "udp and (port $KNOT_PORT$ports)" 2>"$WORK/tcpdump.log" &
+		tpid=$!
+		PIDS+=("$tpid")
+		sleep 0.5 # tcpdump's filter is in place
+	fi
 	st0=$(cpu_steal "$SERVER_CPU")
 	for s in "${order[@]}"; do
 		case $wl in
@@ -552,6 +565,18 @@ measure_latency_together() { # workload run: every LAT_SERVERS server at once, e
 	done
 	wait "${dps[@]}"
 	st1=$(cpu_steal "$SERVER_CPU")
+	if [ -n "$tpid" ]; then
+		kill -INT "$tpid" 2>/dev/null
+		wait "$tpid" 2>/dev/null || true
+		forget_pid "$tpid"
+		local names=''
+		for s in $LAT_SERVERS; do names="$names ${PORT[$s]}:$s"; done
+		tcpdump -r "$WORK/hops.pcap" -nn -tt -T domain 2>/dev/null |
+			awk -v knot="$KNOT_PORT" -v servers="$names" -f "$HERE/hops.awk" |
+			awk -v r="$run" -v w="$wl" '{ print w, r, $0 }' >>"$HOPS"
+		echo "bench: hops: $(grep -c . "$HOPS") queries timed so far; $(grep -h 'dropped by kernel' "$WORK/tcpdump.log")" >&2
+		rm -f "$WORK/hops.pcap"
+	fi
 	for s in $LAT_SERVERS; do
 		latency_row "$s" "$wl" "$run" "$WORK/$s-$wl-lat.txt" $((st1 - st0))
 		kill -0 "${spid[$s]}" 2>/dev/null || echo "bench: $s DIED during the $wl latency run" >&2
@@ -562,6 +587,8 @@ measure_latency_together() { # workload run: every LAT_SERVERS server at once, e
 	done
 }
 
+HOPS=$WORK/hops.txt # workload run server total in upstream out (microseconds), one line per query
+: >"$HOPS"
 RSSF=$WORK/rss.tsv
 printf 'server\trss0_kb\trss1_kb\tanswered\tbytes_per_entry\tcached\n' >"$RSSF"
 measure_rss() { # server: VmRSS before/after RSS_N unique names, and whether a repeat is a cache hit
@@ -602,6 +629,7 @@ for server in $SERVERS; do
 	done
 	if [ "$RSS_N" -gt 0 ]; then measure_rss "$server"; fi
 done
+[ "$LAT_HOPS" != 1 ] || [ "$LAT_TOGETHER" = 1 ] || echo "bench: LAT_HOPS=1 needs LAT_TOGETHER=1; no capture" >&2
 if [ "$LAT_TOGETHER" = 1 ] && [ "$LAT_RUNS" -gt 0 ]; then
 	cgroups_find
 	[ -n "$CGROUP_BASE" ] || echo "bench: no cgroup cpu controller: the servers share CPU $SERVER_CPU per thread" >&2
@@ -619,6 +647,21 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 . "$HERE/report.sh" # median, ratio
 col() { # server workload column -> values, one per line (numeric only)
 	awk -F'\t' -v s="$1" -v w="$2" -v c="$3" 'NR > 1 && $1 == s && $2 == w && $c ~ /^[0-9.]+$/ { print $c }' "$RESULTS"
+}
+hop_rows() { # server workload: a row per leg of the hop table
+	local s=$1 wl=$2 n cut leg c
+	n=$(awk -v s="$s" -v w="$wl" '$1 == w && $3 == s' "$HOPS" | wc -l)
+	[ "$n" -gt 0 ] || return 0
+	cut=$(awk -v s="$s" -v w="$wl" '$1 == w && $3 == s { print $4 }' "$HOPS" | sort -n | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); print v[i < 1 ? 1 : i] }')
+	c=4
+	for leg in total in upstream out; do
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$wl" "$n" "$leg" \
+			"$(awk -v s="$s" -v w="$wl" -v c=$c '$1 == w && $3 == s { print $c }' "$HOPS" | sort -n |
+				awk '{ v[NR] = $1 } function p(x,  i) { i = int(x * NR + 0.999999); return v[i < 1 ? 1 : i] }
+					END { printf "%s | %s | %s | %s", p(0.5), p(0.9), p(0.99), p(0.999) }')" \
+			"$(awk -v s="$s" -v w="$wl" -v c=$c -v cut="$cut" '$1 == w && $3 == s && $4 >= cut { t += $c; k++ } END { if (k) printf "%.0f", t / k; else print "-" }' "$HOPS")"
+		c=$((c + 1))
+	done
 }
 REPORT=$WORK/report.md
 {
@@ -699,6 +742,21 @@ REPORT=$WORK/report.md
 	for wl in hit miss zipf; do
 		awk -F'\t' -v w="$wl" 'NR > 1 && $2 == w { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%% |\n", $1, $2, $3, $5, $6, $8, $9, $10, $11, $12, $13, $14, $15 }' "$LATENCY"
 	done
+	if [ -s "$HOPS" ]; then
+		echo
+		echo "#### Hop times (LAT_HOPS=1: tcpdump of lo during the runs above, contrib/bench/hops.awk)"
+		echo
+		echo "Per query: **in** = the client's query to the forwarded query, **upstream** = the forwarded query to knotd's"
+		echo "answer, **out** = that answer to the reply; timestamps are the kernel's at each send. Microseconds, all runs:"
+		echo
+		echo "| server | workload | queries | leg | p50 | p90 | p99 | p99.9 | slowest 1 %: mean |"
+		echo "|---|---|---:|---|---:|---:|---:|---:|---:|"
+		for wl in $WORKLOADS; do
+			for s in $LAT_SERVERS; do
+				hop_rows "$s" "$wl"
+			done
+		done
+	fi
 	echo
 	echo "### Memory per cached answer ($RSS_N unique names, VmRSS before and after)"
 	echo
