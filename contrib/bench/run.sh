@@ -378,24 +378,31 @@ stop_server() {
 # and a responder thread per backend) gets more of it while everyone catches up after a stall.
 CGROUP_BASE=''
 CGROUPS=()
-cgroups_find() { # sets CGROUP_BASE to a cgroup directory with a cpu controller, or leaves it empty
-	local v2=/sys/fs/cgroup
-	if [ -f "$v2/cgroup.controllers" ] && grep -qw cpu "$v2/cgroup.controllers"; then
-		grep -qw cpu "$v2/cgroup.subtree_control" || echo +cpu >"$v2/cgroup.subtree_control" 2>/dev/null || return 0
-		CGROUP_BASE=$v2
-	elif [ -d /sys/fs/cgroup/cpu ] && [ -w /sys/fs/cgroup/cpu ]; then
-		CGROUP_BASE=/sys/fs/cgroup/cpu
+cgroups_find() { # sets CGROUP_BASE where a cgroup with the cpu controller can be made, or leaves it
+	# empty; the machine's own cgroup setup is not changed (v2 without cpu in the root's subtree_control
+	# stays without)
+	local base='' probe
+	if [ -f /sys/fs/cgroup/cgroup.subtree_control ]; then
+		grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control && base=/sys/fs/cgroup
+	elif [ -d /sys/fs/cgroup/cpu ]; then
+		base=/sys/fs/cgroup/cpu
+	fi
+	[ -n "$base" ] || return 0
+	probe=$base/erdns-bench-$$-probe
+	if mkdir "$probe" 2>/dev/null; then
+		rmdir "$probe"
+		CGROUP_BASE=$base
 	fi
 	return 0
 }
 cgroup_join() { # name pid: the process (all its threads) into a cgroup of its own, default weight
 	[ -n "$CGROUP_BASE" ] || return 0
 	local g=$CGROUP_BASE/erdns-bench-$$-$1
-	if [ ! -d "$g" ]; then
-		mkdir "$g" || return 0
-		CGROUPS+=("$g")
-	fi
-	echo "$2" >"$g/cgroup.procs"
+	if [ ! -d "$g" ] && mkdir "$g"; then CGROUPS+=("$g"); fi
+	echo "$2" >"$g/cgroup.procs" 2>/dev/null && return 0
+	# the report must not claim equal shares for runs that did not have them
+	echo "bench: cannot put $1 into $g: the servers share CPU $SERVER_CPU per thread from here on" >&2
+	CGROUP_BASE=''
 }
 cgroups_remove() { # after their processes are gone; a group still in use stays and says so
 	local g
@@ -460,21 +467,27 @@ stat_of() { # file key -> value
 
 warm_hot() { dnsperf_run "$1" "$WORK/hot.txt" "$WORK/warm.txt" -n 3 -q 20; }
 
+workload_data() { # server workload miss-prefix miss-count miss-file: sets DATA (the query file) and
+	# ONCE (dnsperf -n 1 where names never repeat); a hit workload warms the server first
+	ONCE=()
+	case $2 in
+	hit) warm_hot "$1"; DATA=$WORK/hot.txt ;;
+	miss) unique_file "$3" "$4" "$5"; DATA=$5; ONCE=(-n 1) ;;
+	zipf) DATA=$WORK/zipf.txt ;;
+	esac
+}
+
 measure() { # server workload run
-	local server=$1 wl=$2 run=$3 data extra=() out c0 c1 b0 b1 u0 u1 st0 st1 ut0 ut1
+	local server=$1 wl=$2 run=$3 out c0 c1 b0 b1 u0 u1 st0 st1 ut0 ut1
 	out=$WORK/$server-$wl-$run.txt
 	start_server "$server"
-	case $wl in
-	hit) warm_hot "$server"; data=$WORK/hot.txt ;;
-	miss) data=$WORK/miss.txt; unique_file "m$run-$server" "$MISS_N" "$data"; extra=(-n 1) ;;
-	zipf) data=$WORK/zipf.txt ;;
-	esac
+	workload_data "$server" "$wl" "m$run-$server" "$MISS_N" "$WORK/miss.txt"
 	c0=$(cpu_ticks "$SPID")
 	ut0=$(user_ticks "$SPID")
 	b0=$(cpu_busy "$SERVER_CPU")
 	st0=$(cpu_steal "$SERVER_CPU")
 	u0=$(udp_rcvbuf_drops)
-	dnsperf_run "$server" "$data" "$out" -l "$DURATION" "${extra[@]}"
+	dnsperf_run "$server" "$DATA" "$out" -l "$DURATION" "${ONCE[@]}"
 	if ! kill -0 "$SPID" 2>/dev/null; then
 		echo "bench: $server DIED during $wl run $run; log tail:" >&2
 		tail -20 "$WORK/$server.log" >&2
@@ -512,15 +525,11 @@ latency_row() { # server workload run dnsperf-output steal-ticks: a line of late
 }
 
 measure_latency() { # server workload run: fixed rate, per-query latencies from dnsperf -v
-	local server=$1 wl=$2 run=$3 data extra=() out=$WORK/$1-$2-lat.txt st0 st1
+	local server=$1 wl=$2 run=$3 out=$WORK/$1-$2-lat.txt st0 st1
 	start_server "$server"
-	case $wl in
-	hit) warm_hot "$server"; data=$WORK/hot.txt ;;
-	miss) data=$WORK/miss.txt; unique_file "lat$run-$server" $((LAT_QPS * LAT_DURATION + 1000)) "$data"; extra=(-n 1) ;;
-	zipf) data=$WORK/zipf.txt ;;
-	esac
+	workload_data "$server" "$wl" "lat$run-$server" $((LAT_QPS * LAT_DURATION + 1000)) "$WORK/miss.txt"
 	st0=$(cpu_steal "$SERVER_CPU")
-	dnsperf_run "$server" "$data" "$out" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${extra[@]}"
+	dnsperf_run "$server" "$DATA" "$out" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${ONCE[@]}"
 	st1=$(cpu_steal "$SERVER_CPU")
 	latency_row "$server" "$wl" "$run" "$out" $((st1 - st0))
 	rm -f "$WORK/miss.txt" "$out"
@@ -529,54 +538,51 @@ measure_latency() { # server workload run: fixed rate, per-query latencies from 
 	if [ "$server" = erdns ]; then querylog_note "$wl" "latency $run"; fi
 }
 
+TCPDUMP_PID=
+hops_capture_start() { # tcpdump of lo: the LAT_SERVERS' ports and knotd's
+	local s ports=''
+	for s in $LAT_SERVERS; do ports="$ports or port ${PORT[$s]}"; done
+	"${PIN_LOAD[@]}" tcpdump -i lo -nn -s 200 -B 131072 -w "$WORK/hops.pcap" "udp and (port $KNOT_PORT$ports)" 2>"$WORK/tcpdump.log" &
+	TCPDUMP_PID=$!
+	PIDS+=("$TCPDUMP_PID")
+	sleep 0.5 # tcpdump's filter is in place
+}
+hops_capture_stop() { # workload run: stops the capture and appends its queries' hop times to HOPS
+	local s names=''
+	kill -INT "$TCPDUMP_PID" 2>/dev/null
+	wait "$TCPDUMP_PID" 2>/dev/null || true
+	forget_pid "$TCPDUMP_PID"
+	for s in $LAT_SERVERS; do names="$names ${PORT[$s]}:$s"; done
+	tcpdump -r "$WORK/hops.pcap" -nn -tt -T domain 2>/dev/null |
+		awk -v knot="$KNOT_PORT" -v servers="$names" -f "$HERE/hops.awk" |
+		awk -v r="$2" -v w="$1" '{ print w, r, $0 }' >>"$HOPS"
+	echo "bench: hops: $(grep -c . "$HOPS") queries timed so far; $(grep -h 'dropped by kernel' "$WORK/tcpdump.log")" >&2
+	rm -f "$WORK/hops.pcap"
+}
+
 measure_latency_together() { # workload run: every LAT_SERVERS server at once, each with its own dnsperf
-	local wl=$1 run=$2 s st0 st1 order=() dps=() files
-	local -A spid
+	local wl=$1 run=$2 s st0 st1 order=() dps=()
+	local -A spid data
 	for s in $LAT_SERVERS; do
 		start_server "$s"
 		spid[$s]=$SPID
 		cgroup_join "$s" "$SPID"
-		case $wl in
-		hit) warm_hot "$s" ;;
-		miss) unique_file "lat$run-$s" $((LAT_QPS * LAT_DURATION + 1000)) "$WORK/lat-$s.txt" ;;
-		esac
+		workload_data "$s" "$wl" "lat$run-$s" $((LAT_QPS * LAT_DURATION + 1000)) "$WORK/lat-$s.txt"
+		data[$s]=$DATA
 	done
 	SPID=
 	# the dnsperf started first gets a small head start: the order rotates from run to run
 	for s in $LAT_SERVERS; do order+=("$s"); done
 	order=("${order[@]:$((run % ${#order[@]}))}" "${order[@]:0:$((run % ${#order[@]}))}")
-	local tpid='' ports=''
-	if [ "$LAT_HOPS" = 1 ]; then
-		for s in $LAT_SERVERS; do ports="$ports or port ${PORT[$s]}"; done
-		"${PIN_LOAD[@]}" tcpdump -i lo -nn -s 200 -B 131072 -w "$WORK/hops.pcap" "udp and (port $KNOT_PORT$ports)" 2>"$WORK/tcpdump.log" &
-		tpid=$!
-		PIDS+=("$tpid")
-		sleep 0.5 # tcpdump's filter is in place
-	fi
+	[ "$LAT_HOPS" != 1 ] || hops_capture_start
 	st0=$(cpu_steal "$SERVER_CPU")
 	for s in "${order[@]}"; do
-		case $wl in
-		hit) files=("$WORK/hot.txt") ;;
-		miss) files=("$WORK/lat-$s.txt" -n 1) ;;
-		zipf) files=("$WORK/zipf.txt") ;;
-		esac
-		dnsperf_run "$s" "${files[0]}" "$WORK/$s-$wl-lat.txt" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${files[@]:1}" &
+		dnsperf_run "$s" "${data[$s]}" "$WORK/$s-$wl-lat.txt" -l "$LAT_DURATION" -Q "$LAT_QPS" -v "${ONCE[@]}" &
 		dps+=($!)
 	done
 	wait "${dps[@]}"
 	st1=$(cpu_steal "$SERVER_CPU")
-	if [ -n "$tpid" ]; then
-		kill -INT "$tpid" 2>/dev/null
-		wait "$tpid" 2>/dev/null || true
-		forget_pid "$tpid"
-		local names=''
-		for s in $LAT_SERVERS; do names="$names ${PORT[$s]}:$s"; done
-		tcpdump -r "$WORK/hops.pcap" -nn -tt -T domain 2>/dev/null |
-			awk -v knot="$KNOT_PORT" -v servers="$names" -f "$HERE/hops.awk" |
-			awk -v r="$run" -v w="$wl" '{ print w, r, $0 }' >>"$HOPS"
-		echo "bench: hops: $(grep -c . "$HOPS") queries timed so far; $(grep -h 'dropped by kernel' "$WORK/tcpdump.log")" >&2
-		rm -f "$WORK/hops.pcap"
-	fi
+	[ "$LAT_HOPS" != 1 ] || hops_capture_stop "$wl" "$run"
 	for s in $LAT_SERVERS; do
 		latency_row "$s" "$wl" "$run" "$WORK/$s-$wl-lat.txt" $((st1 - st0))
 		kill -0 "${spid[$s]}" 2>/dev/null || echo "bench: $s DIED during the $wl latency run" >&2
