@@ -71,6 +71,11 @@ bool cache_index_is_full(const cache_index_t *ix)
 	return ix->n_items >= cache_index_capacity(ix->n_groups);
 }
 
+static bool is_power_of_two(size_t n)
+{
+	return n != 0 && (n & (n - 1)) == 0;
+}
+
 static cache_index_group_t *groups_new(size_t n_groups)
 {
 	cache_index_group_t *g = aligned_alloc(ER_CACHE_LINE, n_groups * sizeof(*g));
@@ -82,7 +87,7 @@ static cache_index_group_t *groups_new(size_t n_groups)
 int cache_index_init(cache_index_t *ix, size_t n_groups)
 {
 	memset(ix, 0, sizeof(*ix));
-	if (n_groups == 0 || (n_groups & (n_groups - 1)) != 0)
+	if (!is_power_of_two(n_groups))
 		return -EINVAL;
 	ix->groups = groups_new(n_groups);
 	if (ix->groups == NULL)
@@ -177,7 +182,7 @@ found:
 
 int cache_index_resize(cache_index_t *ix, size_t n_groups, cache_index_hash_of hash_of)
 {
-	if (n_groups == 0 || (n_groups & (n_groups - 1)) != 0)
+	if (!is_power_of_two(n_groups))
 		return -EINVAL;
 	if (ix->n_items > cache_index_capacity(n_groups))
 		return -ENOSPC;
