@@ -199,8 +199,11 @@ static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	if (t->used < 2 + msg_len)
 		return;
 	if (!answer_matches(a, t->buf + 2, msg_len)) {
-		/* A stream cannot resynchronise past a wrong answer. */
-		metrics_add(&a->stats->mismatched_dropped, 1);
+		/* A stream cannot resynchronise past a wrong answer. Nobody off
+		 * path wrote it on our own connection, so it is the server's
+		 * garbage, counted as the pool counts it (mismatched_dropped is
+		 * for datagrams). */
+		metrics_add(&a->stats->upstream_errors, 1);
 		finish(a, -EBADMSG, NULL, 0);
 		return;
 	}
@@ -317,15 +320,17 @@ static void on_udp_recv(void *owner, ssize_t nread, const uint8_t *pkt,
 		metrics_add(&a->stats->mismatched_dropped, 1);
 		return;
 	}
-	if (is_truncated) {
-		/* Larger than we advertised: cannot be checked whole; ask over TCP. */
-		switch_to_tcp(a);
-		return;
-	}
-	/* A truncated answer may be cut mid-record, so only its ID is checked:
-	 * the worst a spoofer gains is moving this attempt to TCP. */
-	if (nread >= ER_DNS_HEADER_LEN && wire_read_u16(pkt) == a->id &&
-	    (wire_read_u16(pkt + 2) & DNS_FLAG_TC)) {
+	/* A datagram larger than we advertised (cut by the kernel) or marked
+	 * TC=1 may end mid-record, so only its ID is checked before the retry
+	 * over TCP: the worst a spoofer who knows the port gains is moving this
+	 * attempt to TCP, and only with the right ID. */
+	bool is_cut = is_truncated ||
+		      (nread >= ER_DNS_HEADER_LEN && (wire_read_u16(pkt + 2) & DNS_FLAG_TC));
+	if (is_cut) {
+		if (nread < ER_DNS_HEADER_LEN || wire_read_u16(pkt) != a->id) {
+			metrics_add(&a->stats->mismatched_dropped, 1);
+			return;
+		}
 		switch_to_tcp(a);
 		return;
 	}
