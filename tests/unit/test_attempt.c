@@ -46,6 +46,7 @@
 #include "upstream/attempt.h"
 #include "upstream/tcp_pool.h"
 #include "upstream/udp_pool.h"
+#include "ldns_wire.h"
 
 #define RUN_LIMIT_MS 2000 /* a test waiting longer has failed */
 #define TIMEOUT_MS 1500 /* default: far above a loopback RTT, under RUN_LIMIT_MS */
@@ -71,18 +72,6 @@ enum answer_kind {
 	ANSWER_TRUNCATED_WRONG_ID,
 	ANSWER_GARBAGE, /* not DNS at all */
 };
-
-static size_t pkt_to_buf(ldns_pkt *pkt, uint8_t *buf, size_t cap)
-{
-	uint8_t *wire = NULL;
-	size_t len = 0;
-	assert_int_equal(ldns_pkt2wire(&wire, pkt, &len), LDNS_STATUS_OK);
-	assert_true(len <= cap);
-	memcpy(buf, wire, len);
-	free(wire);
-	ldns_pkt_free(pkt);
-	return len;
-}
 
 /* The stand-in's reply of the given kind to query; records carry address. */
 static size_t build_answer(const uint8_t *query, size_t query_len, enum answer_kind kind,

@@ -18,6 +18,7 @@
 
 #include "cache/cache.h"
 #include "dns/dname.h"
+#include "ldns_wire.h"
 
 #define BUF_MAX 65535
 #define T0 1000000u /* an arbitrary monotonic start, ms */
@@ -76,14 +77,7 @@ static size_t build(const spec_t *sp, uint8_t *buf)
 		ldns_pkt_set_edns_udp_size(pkt, sp->edns);
 		ldns_pkt_set_edns_extended_rcode(pkt, sp->ext_rcode);
 	}
-	uint8_t *wire = NULL;
-	size_t len = 0;
-	assert_int_equal(ldns_pkt2wire(&wire, pkt, &len), LDNS_STATUS_OK);
-	assert_true(len <= BUF_MAX);
-	memcpy(buf, wire, len);
-	free(wire);
-	ldns_pkt_free(pkt);
-	return len;
+	return pkt_to_buf(pkt, buf, BUF_MAX);
 }
 
 /* A key; name is the fixture's buffer, valid until the next make_key. */

@@ -21,6 +21,7 @@
 #include "dns/dname.h"
 #include "dns/wire.h"
 #include "routing/er_audit.h"
+#include "ldns_wire.h"
 
 #define MAX_MSG 2048
 
@@ -77,12 +78,7 @@ static void build(msg_t *m, const char *qname, ldns_rr_type qtype, int rcode,
 		assert_int_equal(ldns_rr_new_frm_str(&rr, *rrs, 0, NULL, NULL), LDNS_STATUS_OK);
 		assert_true(ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr));
 	}
-	uint8_t *wire = NULL;
-	assert_int_equal(ldns_pkt2wire(&wire, pkt, &m->len), LDNS_STATUS_OK);
-	assert_true(m->len <= MAX_MSG);
-	memcpy(m->wire, wire, m->len);
-	free(wire);
-	ldns_pkt_free(pkt);
+	m->len = pkt_to_buf(pkt, m->wire, MAX_MSG);
 }
 
 static er_judgement_t judge_as(const prefixset_t *ps, const char *qname, const msg_t *m)

@@ -50,6 +50,7 @@
 #include "server/forward.h"
 #include "upstream/health_table.h"
 #include "util/sockaddr.h"
+#include "ldns_wire.h"
 
 #define T0 1000000u /* the fake clock's start, ms: any monotonic origin */
 #define AT(ms) ((uint64_t)T0 + (ms))
@@ -232,18 +233,6 @@ static void push_rr(ldns_pkt *pkt, ldns_pkt_section sec, const char *text)
 	ldns_rr *rr = NULL;
 	assert_int_equal(ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL), LDNS_STATUS_OK);
 	assert_true(ldns_pkt_push_rr(pkt, sec, rr));
-}
-
-static size_t pkt_to_buf(ldns_pkt *pkt, uint8_t *buf, size_t cap)
-{
-	uint8_t *wire = NULL;
-	size_t len = 0;
-	assert_int_equal(ldns_pkt2wire(&wire, pkt, &len), LDNS_STATUS_OK);
-	assert_true(len <= cap);
-	memcpy(buf, wire, len);
-	free(wire);
-	ldns_pkt_free(pkt);
-	return len;
 }
 
 /* An upstream response to attempt a's question. NOERROR carries records in

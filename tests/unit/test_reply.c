@@ -17,6 +17,7 @@
 #include <ldns/ldns.h>
 
 #include "dns/reply.h"
+#include "ldns_wire.h"
 
 #define BUF_MAX 70000
 
@@ -26,18 +27,6 @@ typedef struct client {
 	size_t len;
 	dns_query_t q;
 } client_t;
-
-static size_t pkt_to_buf(ldns_pkt *pkt, uint8_t *buf, size_t cap)
-{
-	uint8_t *wire = NULL;
-	size_t len = 0;
-	assert_int_equal(ldns_pkt2wire(&wire, pkt, &len), LDNS_STATUS_OK);
-	assert_true(len <= cap);
-	memcpy(buf, wire, len);
-	free(wire);
-	ldns_pkt_free(pkt);
-	return len;
-}
 
 static ldns_pkt *new_pkt(const char *name, ldns_rr_type type, ldns_rr_class cls, uint16_t id)
 {

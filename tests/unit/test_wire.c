@@ -17,21 +17,9 @@
 #include <ldns/ldns.h>
 
 #include "dns/wire.h"
+#include "ldns_wire.h"
 
 #define BUF_MAX 4096
-
-/* Encodes an ldns packet into buf; returns its length. */
-static size_t pkt_to_buf(ldns_pkt *pkt, uint8_t *buf)
-{
-	uint8_t *wire = NULL;
-	size_t len = 0;
-	assert_int_equal(ldns_pkt2wire(&wire, pkt, &len), LDNS_STATUS_OK);
-	assert_true(len <= BUF_MAX);
-	memcpy(buf, wire, len);
-	free(wire);
-	ldns_pkt_free(pkt);
-	return len;
-}
 
 static ldns_pkt *new_query(const char *name, ldns_rr_type type, ldns_rr_class cls)
 {
@@ -51,7 +39,7 @@ static size_t make_query(uint8_t *buf, const char *name, uint16_t udp_size, bool
 		ldns_pkt_set_edns_udp_size(pkt, udp_size);
 		ldns_pkt_set_edns_do(pkt, is_do);
 	}
-	return pkt_to_buf(pkt, buf);
+	return pkt_to_buf(pkt, buf, BUF_MAX);
 }
 
 static void set_u16(uint8_t *buf, size_t off, uint16_t v)
@@ -563,7 +551,7 @@ static size_t make_response(uint8_t *buf, const char *qname, uint16_t id)
 	ldns_pkt_push_rr(pkt, LDNS_SECTION_AUTHORITY, ns);
 	ldns_pkt_push_rr(pkt, LDNS_SECTION_ADDITIONAL, glue);
 	ldns_pkt_set_edns_udp_size(pkt, 1232);
-	return pkt_to_buf(pkt, buf);
+	return pkt_to_buf(pkt, buf, BUF_MAX);
 }
 
 static const uint8_t www_example[] = "\003www\007example\003com";
