@@ -86,7 +86,7 @@ install_missing() {
 		command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 	done
 	[ "$LAT_HOPS" = 1 ] && ! command -v tcpdump >/dev/null 2>&1 && need+=(tcpdump)
-	[ "$MODE" = demo ] && need=($(printf '%s\n' "${need[@]}" | grep -E '^(dnsperf|bind9-dnsutils|util-linux)$' || true))
+	[ "$MODE" = demo ] && mapfile -t need < <(printf '%s\n' "${need[@]}" | grep -E '^(dnsperf|bind9-dnsutils|util-linux)$' || true)
 	[ ${#need[@]} -eq 0 ] && return 0
 	echo "bench: installing ${need[*]}" >&2
 	local sudo=
@@ -111,9 +111,9 @@ WORK=$(mktemp -d /tmp/erdns-bench.XXXXXX)
 PIDS=()
 
 stop_pid() { # pid: TERM, then up to 5 s, then KILL
-	local pid=$1 i
+	local pid=$1 _
 	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -131,13 +131,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() { local p out=(); for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || out+=("$p"); done; PIDS=("${out[@]}"); }
+forget_pid() { local p kept=(); for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || kept+=("$p"); done; PIDS=("${kept[@]}"); }
 
 port_busy() { ss -Hlnu "sport = :$1" 2>/dev/null | grep -q . ; }
 
 wait_ready() { # port pid name; bounded: 50 x (dig up to 1 s + 0.1 s)
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		kill -0 "$2" 2>/dev/null || { echo "bench: $3 exited at start; log:" >&2; tail -20 "$WORK/$3.log" >&2; return 1; }
 		dig @127.0.0.1 -p "$1" +tries=1 +time=1 +short ready.bench.test A 2>/dev/null | grep -q 192.0.2 && return 0
 		sleep 0.1
@@ -179,7 +179,7 @@ if [ "$MODE" = demo ]; then
 	PIDS+=($!)
 	demo_pid=$!
 	ok=
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$demo_pid" 2>/dev/null || break
 		dig @127.0.0.1 -p 5300 +tries=1 +time=1 +short www.example.com A 2>/dev/null | grep -q . && { ok=1; break; }
 		sleep 0.1
