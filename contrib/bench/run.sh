@@ -121,6 +121,43 @@ stop_pid() { # pid: TERM, then up to 5 s, then KILL
 	wait "$pid" 2>/dev/null || true
 }
 
+# Equal CPU shares for servers that share the server CPU (LAT_TOGETHER=1). Without them the
+# scheduler shares a busy CPU per thread, so a server with more threads (dnsdist: a receiver
+# and a responder thread per backend) gets more of it while everyone catches up after a stall.
+CGROUP_BASE=''
+CGROUPS=()
+cgroups_find() { # sets CGROUP_BASE where a cgroup with the cpu controller can be made, or leaves it
+	# empty; the machine's own cgroup setup is not changed (v2 without cpu in the root's subtree_control
+	# stays without)
+	local base='' probe
+	if [ -f /sys/fs/cgroup/cgroup.subtree_control ]; then
+		grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control && base=/sys/fs/cgroup
+	elif [ -d /sys/fs/cgroup/cpu ]; then
+		base=/sys/fs/cgroup/cpu
+	fi
+	[ -n "$base" ] || return 0
+	probe=$base/erdns-bench-$$-probe
+	if mkdir "$probe" 2>/dev/null; then
+		rmdir "$probe"
+		CGROUP_BASE=$base
+	fi
+	return 0
+}
+cgroup_join() { # name pid: the process (all its threads) into a cgroup of its own, default weight
+	[ -n "$CGROUP_BASE" ] || return 0
+	local g=$CGROUP_BASE/erdns-bench-$$-$1
+	if [ ! -d "$g" ] && mkdir "$g"; then CGROUPS+=("$g"); fi
+	echo "$2" >"$g/cgroup.procs" 2>/dev/null && return 0
+	# the report must not claim equal shares for runs that did not have them
+	echo "bench: cannot put $1 into $g: the servers share CPU $SERVER_CPU per thread from here on" >&2
+	CGROUP_BASE=''
+}
+cgroups_remove() { # after their processes are gone; a group still in use stays and says so
+	local g
+	for g in "${CGROUPS[@]}"; do rmdir "$g" 2>/dev/null || echo "bench: cgroup $g not removed" >&2; done
+	CGROUPS=()
+}
+
 cleanup() {
 	local pid
 	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
@@ -373,42 +410,6 @@ stop_server() {
 	SPID=
 }
 
-# Equal CPU shares for servers that share the server CPU (LAT_TOGETHER=1). Without them the
-# scheduler shares a busy CPU per thread, so a server with more threads (dnsdist: a receiver
-# and a responder thread per backend) gets more of it while everyone catches up after a stall.
-CGROUP_BASE=''
-CGROUPS=()
-cgroups_find() { # sets CGROUP_BASE where a cgroup with the cpu controller can be made, or leaves it
-	# empty; the machine's own cgroup setup is not changed (v2 without cpu in the root's subtree_control
-	# stays without)
-	local base='' probe
-	if [ -f /sys/fs/cgroup/cgroup.subtree_control ]; then
-		grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control && base=/sys/fs/cgroup
-	elif [ -d /sys/fs/cgroup/cpu ]; then
-		base=/sys/fs/cgroup/cpu
-	fi
-	[ -n "$base" ] || return 0
-	probe=$base/erdns-bench-$$-probe
-	if mkdir "$probe" 2>/dev/null; then
-		rmdir "$probe"
-		CGROUP_BASE=$base
-	fi
-	return 0
-}
-cgroup_join() { # name pid: the process (all its threads) into a cgroup of its own, default weight
-	[ -n "$CGROUP_BASE" ] || return 0
-	local g=$CGROUP_BASE/erdns-bench-$$-$1
-	if [ ! -d "$g" ] && mkdir "$g"; then CGROUPS+=("$g"); fi
-	echo "$2" >"$g/cgroup.procs" 2>/dev/null && return 0
-	# the report must not claim equal shares for runs that did not have them
-	echo "bench: cannot put $1 into $g: the servers share CPU $SERVER_CPU per thread from here on" >&2
-	CGROUP_BASE=''
-}
-cgroups_remove() { # after their processes are gone; a group still in use stays and says so
-	local g
-	for g in "${CGROUPS[@]}"; do rmdir "$g" 2>/dev/null || echo "bench: cgroup $g not removed" >&2; done
-	CGROUPS=()
-}
 QLOG=$WORK/querylog.tsv
 printf 'workload\trun\twritten\tdropped\tfile_lines\n' >"$QLOG"
 querylog_note() { # workload run: erdns's stop line "query log: N lines written, M dropped"
