@@ -68,6 +68,7 @@
 #include "cache/policy.h"
 #include "dns/dname.h"
 #include "util/random.h"
+#include "util/siphash.h"
 
 #define ER_CACHE_STRIPES_DEFAULT 16 /* see the measurements above */
 #define ER_CACHE_STRIPES_MAX 1024
@@ -118,7 +119,7 @@ struct cache {
 	unsigned n_stripes;
 	_Atomic uint64_t max_bytes; /* written by cache_configure */
 	uint64_t fixed_bytes;
-	uint8_t seed[KEY_SEED_LEN];
+	uint8_t seed[ER_SIPHASH_KEY_LEN];
 	struct stripe *stripes;
 };
 
@@ -498,7 +499,7 @@ cache_result_t cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms,
 	size_t kl = key_encode(key, kb);
 	if (kl == 0)
 		return CACHE_MISS;
-	uint64_t hash = key_hash(c->seed, kb, kl);
+	uint64_t hash = siphash13(c->seed, kb, kl);
 	struct stripe *s = stripe_of(c, hash);
 	pthread_mutex_lock(&s->lock);
 	cache_result_t r = lookup_locked(s, find(s, hash, kb, kl), now_ms, copy);
@@ -557,7 +558,7 @@ int cache_insert(cache_t *c, const cache_insert_params_t *p, uint64_t now_ms)
 	size_t kl = key_encode(p->key, kb);
 	if (kl == 0)
 		return -EINVAL;
-	uint64_t hash = key_hash(c->seed, kb, kl);
+	uint64_t hash = siphash13(c->seed, kb, kl);
 	struct stripe *s = stripe_of(c, hash);
 	pthread_mutex_lock(&s->lock);
 	config_cache_t rules = s->rules;
@@ -676,7 +677,7 @@ cache_result_t cache_peek(cache_t *c, const cache_key_t *key, uint64_t now_ms,
 	size_t kl = key_encode(key, kb);
 	if (kl == 0)
 		return CACHE_MISS;
-	uint64_t hash = key_hash(c->seed, kb, kl);
+	uint64_t hash = siphash13(c->seed, kb, kl);
 	struct stripe *s = stripe_of(c, hash);
 	pthread_mutex_lock(&s->lock);
 	struct entry *e = find(s, hash, kb, kl);

@@ -2,7 +2,7 @@
  * Cache keys as bytes (internal to resolver/cache). A key is encoded as the
  * case-folded wire name followed by chain, route epoch, qtype, qclass and the DO/CD
  * flags, so that equality is one length test and one memcmp, and the hash
- * covers every field. The name is self-delimiting (it ends in the root
+ * (util/siphash.h) covers every field. The name is self-delimiting (it ends in the root
  * label), so the concatenation is unambiguous.
  */
 #ifndef ERDNS_CACHE_KEY_H
@@ -17,7 +17,6 @@
 
 #define KEY_TAIL_LEN 13 /* chain(4) epoch(4) qtype(2) qclass(2) flags(1) */
 #define KEY_MAX (ER_DNAME_MAX + KEY_TAIL_LEN)
-#define KEY_SEED_LEN 16 /* SipHash's 128-bit key */
 
 /* Writes the encoding of key to out; returns its length, or 0 when
  * key->qname_len is not 1..255. */
@@ -26,8 +25,5 @@ size_t key_encode(const cache_key_t *key, uint8_t out[KEY_MAX]);
 /* The inverse of key_encode: fills out from buf (len bytes); out->qname
  * points into buf. Returns false when buf is no key encoding. */
 bool key_decode(const uint8_t *buf, size_t len, cache_key_t *out);
-
-/* SipHash-1-3 of buf under seed. */
-uint64_t key_hash(const uint8_t seed[KEY_SEED_LEN], const uint8_t *buf, size_t len);
 
 #endif
