@@ -810,6 +810,11 @@ void config_print_summary(const config_t *c, FILE *out)
 	print_acl(out, c->allow);
 	fprintf(out, "identity: %s\nuser:     %s\nquery timeout: %u ms\n", c->identity,
 		c->user != NULL ? c->user : "(no privilege drop)", c->query_timeout_ms);
+	if (c->client_qps == 0)
+		fprintf(out, "client limit: off\n");
+	else
+		fprintf(out, "client limit: %u queries/s, burst %u, per IPv4 /32 and IPv6 /64\n",
+			c->client_qps, c->client_burst);
 	fprintf(out, "upstream groups (%zu):\n", c->n_groups);
 	for (size_t i = 0; i < c->n_groups; i++)
 		print_group(out, &c->groups[i]);

@@ -33,6 +33,7 @@
 #define ER_CHAIN_MAX 8 /* groups in one `via` chain */
 #define ER_LISTEN_MAX 16
 #define ER_CONFIG_ERR_MAX 512
+#define ER_CLIENT_QPS_MAX 1000000 /* server.client_qps and client_burst */
 
 typedef enum { TCP_MODE_FALLBACK, TCP_MODE_ALWAYS } tcp_mode_t;
 typedef enum { ECS_STRIP, ECS_PASS, ECS_PREFIX } ecs_mode_t;
@@ -119,6 +120,10 @@ typedef struct config {
 	char *user; /* NULL: no privilege drop */
 	char *identity; /* default: gethostname() */
 	uint32_t query_timeout_ms; /* default 3000 */
+	/* Queries a second per client (IPv4 /32, IPv6 /64; server/ratelimit.h),
+	 * 0: no limit (the default). The burst is client_qps when absent. */
+	uint32_t client_qps;
+	uint32_t client_burst;
 
 	size_t n_groups;
 	config_group_t *groups;

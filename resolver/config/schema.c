@@ -913,6 +913,38 @@ static int set_cache(const schema_ctx_t *ctx, const schema_row_t *row, void *tar
 			    cc->max_ttl_s);
 }
 
+/* The section, then what its keys mean together: client_burst defaults
+ * to client_qps, means nothing without it, and is at least a
+ * millisecond's worth of it: the workers' clock ticks in ms, so at most
+ * client_burst queries pass in one tick, and a smaller burst would cap
+ * the rate below client_qps without saying so. */
+static int set_server_section(const schema_ctx_t *ctx, const schema_row_t *row, void *target,
+			      const cJSON *item, const char *path)
+{
+	int rc = set_section(ctx, row, target, item, path);
+	config_t *c = ctx->cfg;
+	if (rc != 0)
+		return rc;
+	const cJSON *burst = cJSON_GetObjectItemCaseSensitive(item, "client_burst");
+	if (burst == NULL) {
+		c->client_burst = c->client_qps;
+		return 0;
+	}
+	char bpath[ER_SCHEMA_PATH_MAX];
+	schema_path_key(bpath, path, "client_burst");
+	if (c->client_qps == 0)
+		return schema_error(ctx, burst, true, bpath,
+				    "has no effect without client_qps; set client_qps (queries a "
+				    "second per client) or remove client_burst");
+	uint32_t least = (c->client_qps + 999) / 1000;
+	if (c->client_burst < least)
+		return schema_error(ctx, burst, false, bpath,
+				    "must be at least client_qps / 1000 (%u): the clock ticks in "
+				    "milliseconds and at most client_burst queries pass in one",
+				    least);
+	return 0;
+}
+
 static const schema_row_t server_rows[] = {
     ROW_SET("listen", SK_STRINGS, SF_NONEMPTY, 0, set_listen, "127.0.0.1:53"),
     ROW_UINT("threads", config_t, threads, 0, 256, 0),
@@ -921,6 +953,9 @@ static const schema_row_t server_rows[] = {
     ROW_STRING("user", SF_NONEMPTY, config_t, user, NULL),
     ROW_SET("identity", SK_STRING, 0, offsetof(config_t, identity), set_identity, NULL),
     ROW_UINT("query_timeout_ms", config_t, query_timeout_ms, 100, 60000, 3000),
+    ROW_UINT("client_qps", config_t, client_qps, 0, ER_CLIENT_QPS_MAX, 0),
+    /* default: client_qps (set_server_section) */
+    ROW_UINT("client_burst", config_t, client_burst, 1, ER_CLIENT_QPS_MAX, 0),
     ROW_END,
 };
 ROWS_FIT(server_rows);
@@ -956,7 +991,7 @@ static const schema_row_t log_rows[] = {
 
 /* Order matters: server before upstreams (resolv.conf skips our listeners). */
 static const schema_row_t top_rows[] = {
-    ROW_SECTION("server", server_rows, 0, set_section),
+    ROW_SECTION("server", server_rows, 0, set_server_section),
     ROW_SET("upstreams", SK_OBJECT, 0, 0, set_upstreams, NULL),
     ROW_SET("routes", SK_ARRAY, 0, offsetof(config_spec_t, routes), set_routes, NULL),
     ROW_SET("views", SK_ARRAY, 0, 0, set_views, NULL),

@@ -970,6 +970,91 @@ static void test_json_nesting_is_bounded(void **state)
 	assert_null(pos);
 }
 
+/* --- server.client_qps and client_burst ----------------------------------- */
+
+#define BRANCH_ONLY "\"upstreams\": { \"branch\": { \"servers\": [\"192.0.2.1\"] } }"
+
+/* The summary's line for c. */
+static void assert_summary_has(const config_t *c, const char *line)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	assert_non_null(out);
+	config_print_summary(c, out);
+	fclose(out);
+	if (strstr(buf, line) == NULL)
+		fail_msg("[%s] not in the summary:\n%s", line, buf);
+	free(buf);
+}
+
+static config_t *load_server(const char *server_members)
+{
+	char json[512], err[ER_CONFIG_ERR_MAX] = "";
+	snprintf(json, sizeof(json), "{ \"server\": { %s },\n" BRANCH_ONLY " }", server_members);
+	config_t *c = load_text(json, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	return c;
+}
+
+static void test_client_limit(void **state)
+{
+	(void)state;
+	config_t *c = load_ok(FIX "/minimal.json"); /* absent: off */
+	assert_int_equal(c->client_qps, 0);
+	assert_summary_has(c, "client limit: off\n");
+	config_unref(c);
+	c = load_server("\"client_qps\": 0");
+	assert_int_equal(c->client_qps, 0);
+	config_unref(c);
+	c = load_server("\"client_qps\": 20"); /* the burst defaults to the rate */
+	assert_int_equal(c->client_qps, 20);
+	assert_int_equal(c->client_burst, 20);
+	assert_summary_has(c, "client limit: 20 queries/s, burst 20, per IPv4 /32 and IPv6 /64\n");
+	config_unref(c);
+	c = load_server("\"client_burst\": 100, \"client_qps\": 5"); /* order does not matter */
+	assert_int_equal(c->client_qps, 5);
+	assert_int_equal(c->client_burst, 100);
+	config_unref(c);
+	c = load_server("\"client_qps\": 1000000, \"client_burst\": 1000"); /* a ms's worth */
+	assert_int_equal(c->client_burst, 1000);
+	config_unref(c);
+	c = load_server("\"client_qps\": 1001, \"client_burst\": 2");
+	assert_int_equal(c->client_burst, 2);
+	config_unref(c);
+}
+
+static void test_client_limit_errors(void **state)
+{
+	(void)state;
+	assert_load_error("{ \"server\": { \"client_qps\": -1 } }",
+			  ":1:29: server.client_qps: must be between 0 and 1000000");
+	assert_load_error("{ \"server\": { \"client_qps\": 1000001 } }",
+			  ":1:29: server.client_qps: must be between 0 and 1000000");
+	assert_load_error("{ \"server\": { \"client_qps\": 2.5 } }",
+			  ":1:29: server.client_qps: expected an integer");
+	assert_load_error("{ \"server\": { \"client_qps\": \"20\" } }",
+			  ":1:29: server.client_qps: expected an integer");
+	assert_load_error("{ \"server\": { \"client_qps\": 20, \"client_burst\": 0 } }",
+			  ":1:49: server.client_burst: must be between 1 and 1000000");
+	assert_load_error("{ \"server\": {\n"
+			  "    \"client_burst\": 50\n"
+			  "} }",
+			  ":2:5: server.client_burst: has no effect without client_qps; set "
+			  "client_qps (queries a second per client) or remove client_burst");
+	assert_load_error("{ \"server\": { \"client_qps\": 0, \"client_burst\": 50 } }",
+			  ":1:32: server.client_burst: has no effect without client_qps; set "
+			  "client_qps (queries a second per client) or remove client_burst");
+	assert_load_error("{ \"server\": { \"client_qps\": 5000, \"client_burst\": 4 } }",
+			  ":1:51: server.client_burst: must be at least client_qps / 1000 (5): "
+			  "the clock ticks in milliseconds and at most client_burst queries pass "
+			  "in one");
+	assert_load_error("{ \"server\": { \"client_qsp\": 20 } }",
+			  ":1:15: server: unknown key \"client_qsp\" (did you mean "
+			  "\"client_qps\"?)");
+}
+
 static void test_edit_distance(void **state)
 {
 	(void)state;
@@ -1018,6 +1103,8 @@ int main(void)
 	    cmocka_unit_test(test_distinct_addresses_may_differ),
 	    cmocka_unit_test(test_json_positions),
 	    cmocka_unit_test(test_json_nesting_is_bounded),
+	    cmocka_unit_test(test_client_limit),
+	    cmocka_unit_test(test_client_limit_errors),
 	    cmocka_unit_test(test_edit_distance),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
