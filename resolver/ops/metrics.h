@@ -31,6 +31,7 @@
 	X(queries_udp, "Queries received over UDP.")                                        \
 	X(queries_tcp, "Queries received over TCP.")                                        \
 	X(refused_acl, "Queries refused by the allow list.")                                \
+	X(rate_limited, "Queries dropped: the client was over server.client_qps.")          \
 	X(malformed_dropped, "Datagrams dropped: no readable header.")                      \
 	X(formerr_sent, "FORMERR replies to malformed queries.")                            \
 	X(notimp_sent, "NOTIMP replies (opcode, class or transfer).")                       \

@@ -1,8 +1,9 @@
 /*
- * The per-query pipeline, top to bottom (STYLE: listener -> ACL -> CHAOS ->
- * local zone -> route -> cache -> forwarder -> reply). Everything up to the
- * route is answered synchronously from a thread-local buffer; only
- * forwarding allocates (the forward_t that outlives this call).
+ * The per-query pipeline, top to bottom (STYLE: listener -> ACL -> client
+ * rate limit -> CHAOS -> local zone -> route -> cache -> forwarder ->
+ * reply). Everything up to the route is answered synchronously from a
+ * thread-local buffer; only forwarding allocates (the forward_t that
+ * outlives this call).
  *
  * Every reply produces one query event (client.h): the answers family of
  * the metrics and the query log both read it, so they cannot disagree.
@@ -20,6 +21,7 @@
 #include "ops/querylog.h"
 #include "server/audit.h"
 #include "server/forward.h"
+#include "server/ratelimit.h"
 #include "server/tcp_listener.h"
 #include "server/udp_listener.h"
 #include "util/sockaddr.h"
@@ -261,6 +263,27 @@ static bool answer_locally(pipeline_t *p, wire_status_t st)
 	return false;
 }
 
+/*
+ * server.client_qps (server/ratelimit.h). After the ACL, so a refused
+ * client spends nothing; before everything else, CHAOS and local zones
+ * included, because the limit protects the worker, not only the upstreams.
+ * A client over its rate gets no reply at all, over UDP or TCP (as with
+ * Unbound's ip-ratelimit and dnsdist's MaxQPSIPRule with Drop): a REFUSED
+ * or TC=1 reply per query is the work the limit is there to save, and
+ * over UDP it goes to a source that may be forged, which would make erdns
+ * a reflector for whoever floods it. Not in the query log either: a flood
+ * must not fill the disk.
+ */
+static bool is_within_client_limit(const pipeline_t *p, const struct sockaddr *from)
+{
+	ratelimit_table_t *limit = worker_client_limit(p->w);
+	if (limit == NULL || ratelimit_admit(limit, from, p->c->client_qps, p->c->client_burst,
+					     uv_now(worker_loop(p->w))))
+		return true;
+	metrics_add(&p->m->rate_limited, 1);
+	return false;
+}
+
 void query_receive(worker_t *w, const client_t *client, const uint8_t *pkt, size_t len)
 {
 	dns_query_t q;
@@ -282,6 +305,8 @@ void query_receive(worker_t *w, const client_t *client, const uint8_t *pkt, size
 		reply_error(&p, DNS_RCODE_REFUSED);
 		return;
 	}
+	if (p.c->client_qps != 0 && !is_within_client_limit(&p, from))
+		return;
 	if (answer_locally(&p, st))
 		return;
 	route_decision_t d;

@@ -1,6 +1,6 @@
 /*
- * The per-query pipeline (query.c): listener -> ACL -> CHAOS -> local zone
- * -> route -> cache -> forwarder.
+ * The per-query pipeline (query.c): listener -> ACL -> client rate limit
+ * -> CHAOS -> local zone -> route -> cache -> forwarder.
  */
 #ifndef ERDNS_SERVER_QUERY_H
 #define ERDNS_SERVER_QUERY_H

@@ -7,8 +7,10 @@
  * (SO_REUSEPORT): the kernel spreads clients over workers with no shared
  * accept lock and no cross-thread hand-off.
  *
- * The server owns what the workers share: the cache and the upstream
- * health table (one state per upstream address, SPEC 2.1).
+ * The server owns what the workers share: the cache, the upstream
+ * health table (one state per upstream address, SPEC 2.1) and the client
+ * rate limit's buckets (server/ratelimit.h: one budget per client, however
+ * SO_REUSEPORT spreads its queries over the workers).
  *
  * Reload (SIGHUP) loads the whole new configuration on this thread; only if
  * it is valid is it handed to the workers, each of which swaps it in on its
@@ -64,9 +66,11 @@
 #include "ops/http.h"
 #include "ops/querylog.h"
 #include "server/forward.h"
+#include "server/ratelimit.h"
 #include "server/worker.h"
 #include "upstream/health_table.h"
 #include "util/log.h"
+#include "util/random.h"
 #include "util/sockaddr.h"
 
 typedef struct server {
@@ -78,6 +82,9 @@ typedef struct server {
 	cache_t *cache; /* shared by the workers (lock-striped, cache.c) */
 	health_table_t *health; /* shared by the workers, by upstream address */
 	querylog_t *querylog; /* shared by the workers, a lane each */
+	/* server.client_qps's buckets, shared by the workers; made at start
+	 * even while the limit is off, so that a reload can turn it on */
+	ratelimit_table_t *client_limit;
 	worker_t **workers;
 	unsigned n_workers;
 	unsigned n_started; /* workers running: their counters may be read */
@@ -297,6 +304,21 @@ static void apply_querylog(server_t *s, const config_t *old, const config_t *c)
 		log_info("query log: off");
 }
 
+/* server.client_qps and client_burst take effect with the snapshot that
+ * carries them: the workers read both on every query, and the buckets
+ * keep what clients spent (a client over the old rate is not forgiven by
+ * a reload). Said at start when on, and at a reload that changes them. */
+static void log_client_limit(const config_t *old, const config_t *c)
+{
+	if (old && old->client_qps == c->client_qps && old->client_burst == c->client_burst)
+		return;
+	if (c->client_qps != 0)
+		log_info("client rate limit: %u queries/s, burst %u, per IPv4 /32 and IPv6 /64",
+			 c->client_qps, c->client_burst);
+	else if (old)
+		log_info("client rate limit: off");
+}
+
 /* The parts a restart would apply, and only the log says so. */
 static void warn_restart_needed(const cJSON *diff)
 {
@@ -361,6 +383,7 @@ static int apply_reload(server_t *s, char *msg, size_t len, cJSON **changes)
 	}
 	warn_restart_needed(diff);
 	log_set_level(next->log_level);
+	log_client_limit(s->config, next);
 	apply_querylog(s, s->config, next);
 	cache_configure(s->cache, &next->cache, uv_now(&s->loop));
 	/* New ExpressRoute prefixes count as new routes: verdicts cached, and
@@ -555,7 +578,8 @@ static unsigned start_workers(server_t *s, int *fds)
 	worker_shared_t shared = { .cache = s->cache,
 				   .health = s->health,
 				   .max_inflight = s->max_inflight,
-				   .querylog = s->querylog };
+				   .querylog = s->querylog,
+				   .client_limit = s->client_limit };
 	unsigned built = 0;
 	for (; built < s->n_workers; built++) {
 		int udp[ER_LISTEN_MAX], tcp[ER_LISTEN_MAX];
@@ -750,8 +774,12 @@ int server_run(config_t *config)
 	querylog_params_t qlp = { .n_lanes = s.n_workers, .health = s.health };
 	s.querylog = querylog_new(&qlp);
 	s.max_inflight = size_inflight(s.n_workers, config->n_listen);
+	uint8_t limit_key[ER_SIPHASH_KEY_LEN];
+	random_bytes(limit_key, sizeof(limit_key));
+	s.client_limit = ratelimit_table_new(ER_RATELIMIT_ENTRIES, limit_key);
 	if (fds == NULL || s.workers == NULL || s.stats == NULL || s.cache == NULL ||
-	    s.health == NULL || s.querylog == NULL || querylog_start(s.querylog) < 0)
+	    s.health == NULL || s.querylog == NULL || s.client_limit == NULL ||
+	    querylog_start(s.querylog) < 0)
 		goto out;
 	if (health_table_apply(s.health, config, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -768,6 +796,7 @@ int server_run(config_t *config)
 		goto out;
 	}
 	apply_querylog(&s, NULL, config);
+	log_client_limit(NULL, config);
 	status = serve(&s, fds, control_fd);
 	if (status == 0)
 		log_info("stopped cleanly");
@@ -779,6 +808,7 @@ out:
 	querylog_free(s.querylog);
 	cache_free(s.cache);
 	health_table_free(s.health);
+	ratelimit_table_free(s.client_limit); /* after the workers, who read it */
 	config_unref(s.config);
 	pthread_mutex_destroy(&s.ops_lock);
 	return status;

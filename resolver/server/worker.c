@@ -106,6 +106,11 @@ struct querylog *worker_querylog(worker_t *w)
 	return w->shared.querylog;
 }
 
+struct ratelimit_table *worker_client_limit(worker_t *w)
+{
+	return w->shared.client_limit;
+}
+
 unsigned worker_index(const worker_t *w)
 {
 	return w->index;

@@ -2,8 +2,9 @@
  * A worker: one thread, one libuv loop, its own SO_REUSEPORT UDP and TCP
  * sockets on every listen address, its own forwarder, socket pools and
  * counters. Workers share the configuration snapshot (immutable,
- * refcounted), the cache and the upstream health table, which are the
- * server's; the query path takes no lock but the cache stripe's.
+ * refcounted), the cache, the upstream health table and the client rate
+ * limit's buckets, which are the server's; the query path takes no lock but
+ * the cache stripe's.
  *
  * worker_t is opaque: the listeners, the pipeline and the server use the
  * functions below.
@@ -24,6 +25,7 @@
 typedef struct worker worker_t;
 struct forwarder;
 struct querylog;
+struct ratelimit_table;
 
 /* What every worker of a server shares; borrowed for the worker's life. */
 typedef struct worker_shared {
@@ -33,6 +35,9 @@ typedef struct worker_shared {
 	/* The query log (ops/querylog.h), whose lane `index` is this worker's;
 	 * NULL: none (tests). */
 	struct querylog *querylog;
+	/* The client rate limit's buckets (server/ratelimit.h), used while the
+	 * snapshot's client_qps is above 0; NULL: no limit (tests). */
+	struct ratelimit_table *client_limit;
 } worker_shared_t;
 
 /*
@@ -65,6 +70,7 @@ cache_t *worker_cache(worker_t *w);
 struct forwarder *worker_forwarder(worker_t *w);
 health_view_t *worker_health_view(worker_t *w);
 struct querylog *worker_querylog(worker_t *w);
+struct ratelimit_table *worker_client_limit(worker_t *w);
 unsigned worker_index(const worker_t *w);
 bool worker_is_stopping(const worker_t *w);
 /* Sends the UDP replies held so far in this loop turn (the prepare handle

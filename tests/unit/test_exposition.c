@@ -187,6 +187,8 @@ static void fill_workers(fixture_t *f)
 	b->queries_udp = 4;
 	b->queries_tcp = 1;
 	a->refused_acl = 2;
+	a->rate_limited = 5;
+	b->rate_limited = 6;
 	a->queries[ER_TRANSPORT_UDP][ER_QTYPE_A] = 3;
 	b->queries[ER_TRANSPORT_UDP][ER_QTYPE_A] = 4;
 	b->queries[ER_TRANSPORT_TCP][metrics_qtype_index(99)] = 1;
@@ -263,6 +265,10 @@ static void test_sums_over_workers(void **state)
 	assert_line(f, "erdns_queries_udp_total 7");
 	assert_line(f, "erdns_queries_tcp_total 1");
 	assert_line(f, "erdns_refused_acl_total 2");
+	assert_line(f, "erdns_rate_limited_total 11");
+	assert_line(f, "# TYPE erdns_rate_limited_total counter");
+	assert_line(f, "# HELP erdns_rate_limited_total Queries dropped: the client was over "
+		       "server.client_qps.");
 	assert_line(f, "erdns_stale_sent_total 0"); /* plain counters: always present */
 	assert_line(f, "erdns_inflight 5");
 	assert_line(f, "erdns_queries_total{transport=\"udp\",qtype=\"A\"} 7");
