@@ -19,6 +19,8 @@
 # ERDNS_AUDIT=1 makes erdns's office.com route an m365 route over a one-set list (m365-bench.json,
 # 198.51.100.0/24: knotd's office.com answers are inside), so every office.com miss is judged by
 # the ExpressRoute audit (`audit: observe`); compare with ERDNS_AUDIT=0 for the audit's cost.
+# ERDNS_EXTRA_SERVER_JSON='"client_qps": 1000000' adds members to erdns's "server" object (e.g. to
+# measure the client rate limit's cost while it limits nobody); the report says what was added.
 # ERDNS_QUERYLOG=1 runs erdns with its query log on (every line to a file in the work directory,
 # removed after each run; the lines written and dropped are reported). RESULTS_OUT=DIR copies the
 # raw tables (results.tsv, latency.tsv) there, for contrib/bench/shapes.sh.
@@ -43,7 +45,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
@@ -61,6 +63,7 @@ OUTSTANDING=${OUTSTANDING:-200}
 RESULTS_OUT=${RESULTS_OUT:-}
 RSS_N=${RSS_N:-100000}
 ERDNS_QUERYLOG=${ERDNS_QUERYLOG:-0}
+ERDNS_EXTRA_SERVER_JSON=${ERDNS_EXTRA_SERVER_JSON:-}
 HOT_N=${HOT_N:-100}
 ZIPF_NAMES=${ZIPF_NAMES:-100000}
 ZIPF_QUERIES=${ZIPF_QUERIES:-1000000}
@@ -329,7 +332,7 @@ write_configs() {
 	cat >"$WORK/erdns.json" <<EOF
 {
   "server": { "listen": ["127.0.0.1:${PORT[erdns]}"], "threads": 1,
-              "allow": ["127.0.0.0/8"], "identity": "bench" },
+              "allow": ["127.0.0.0/8"], "identity": "bench"${ERDNS_EXTRA_SERVER_JSON:+, $ERDNS_EXTRA_SERVER_JSON} },
   "upstreams": {
     "hq":     { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" },
     "branch": { "servers": ["127.0.0.1:$KNOT_PORT"], "select": "ordered" }
@@ -683,6 +686,10 @@ REPORT=$WORK/report.md
 	echo "Clients: dnsperf ${DNSPERF_OPTS[*]} (CLIENTS sockets, OUTSTANDING queries in flight at most)."
 	echo "Pinning: server on CPU ${SERVER_CPU}, dnsperf on CPU ${LOAD_CPU}, knotd on CPU ${UPSTREAM_CPU}. $RUNS runs of ${DURATION} s per server and workload, each on a freshly started server; median shown."
 	echo "CPU µs/answer = (utime+stime of the server process, all threads, from /proc/PID/stat, after − before) / answered queries (clock tick ${CLK_TCK} Hz)."
+	if [ -n "$ERDNS_EXTRA_SERVER_JSON" ]; then
+		echo
+		echo "erdns's \"server\" object had these members added (ERDNS_EXTRA_SERVER_JSON): \`$ERDNS_EXTRA_SERVER_JSON\`."
+	fi
 	if [ "$ERDNS_QUERYLOG" = 1 ]; then
 		echo
 		echo "erdns ran with its query log on (ERDNS_QUERYLOG=1: \`log.queries\`, one line per answer to a file on disk). Lines written and dropped, per run, as erdns reported them at its stop:"
