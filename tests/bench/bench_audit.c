@@ -22,6 +22,7 @@
 
 #include "routing/m365.h"
 #include "server/audit.h"
+#include "bench_clock.h"
 
 #define REPS	  5
 #define REAL_2026 "/../../../shared/data/m365-endpoints-worldwide.json"
@@ -47,19 +48,6 @@ static const shape_t shapes[] = {
      LDNS_RR_TYPE_AAAA,
      {"outlook.office.com. 60 IN AAAA 2603:1026:c02::2"}},
 };
-
-static uint64_t thread_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 static size_t build(const shape_t *s, uint8_t *out, size_t cap)
 {
@@ -128,10 +116,10 @@ int main(int argc, char **argv)
 		uint64_t ns[REPS];
 		er_verdict_t v = ER_VERDICT_UNJUDGED;
 		for (int r = 0; r < REPS; r++) {
-			uint64_t t0 = thread_ns();
+			uint64_t t0 = thread_cpu_ns();
 			for (unsigned i = 0; i < iters; i++)
 				v = audit_answer(&a);
-			ns[r] = thread_ns() - t0;
+			ns[r] = thread_cpu_ns() - t0;
 		}
 		qsort(ns, REPS, sizeof(ns[0]), cmp_u64);
 		printf("%-6s %4zu bytes  verdict %-8s %6.1f ns per judged answer (median of %d x "

@@ -29,6 +29,7 @@
 
 #include "cache/cache.h"
 #include "dns/dname.h"
+#include "bench_clock.h"
 
 #define NAMES 200000 /* distinct names in the mix workload */
 #define HOT 1000 /* names in the hit workload */
@@ -200,12 +201,6 @@ static result_t run(cache_t **caches, int n_threads, int workload)
 	}
 	double secs = (double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
 	return (result_t){ (double)ops / secs / 1e6, (double)cpu / (double)ops };
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 static double median(double *v, int n)

@@ -21,22 +21,10 @@
 #include "ops/querylog.h"
 #include "ops/querylog_line.h"
 #include "util/sockaddr.h"
+#include "bench_clock.h"
 
 #define REPS 5
 #define NAMES 100
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static config_t *load(health_table_t *health)
 {
@@ -102,10 +90,10 @@ static double run_submit(const event_set_t *s, const health_table_t *h, size_t n
 	uint64_t spent = 0;
 	for (size_t done = 0; done < n;) {
 		size_t batch = n - done < 2000 ? n - done : 2000; /* < a quarter of the ring */
-		uint64_t t0 = cpu_ns();
+		uint64_t t0 = thread_cpu_ns();
 		for (size_t i = 0; i < batch; i++)
 			querylog_submit(ql, 0, &s->ev[(done + i) % NAMES], 2000000 + i, &m);
-		spent += cpu_ns() - t0;
+		spent += thread_cpu_ns() - t0;
 		done += batch;
 		usleep(60000); /* the writer drains (and discards: the log is off) */
 	}
@@ -125,11 +113,11 @@ static double run_format(const event_set_t *s, const health_table_t *h, size_t n
 	for (int i = 0; i < NAMES; i++)
 		lens[i] = querylog_line_capture(&s->ev[i], 2000000, (querylog_record_t *)recs[i]);
 	size_t total = 0;
-	uint64_t t0 = cpu_ns();
+	uint64_t t0 = thread_cpu_ns();
 	for (size_t i = 0; i < n; i++)
 		total += querylog_line_format((const querylog_record_t *)recs[i % NAMES],
 					      lens[i % NAMES], &ctx, out);
-	uint64_t t1 = cpu_ns();
+	uint64_t t1 = thread_cpu_ns();
 	if (total == 0)
 		return -1;
 	return (double)(t1 - t0) / (double)n;

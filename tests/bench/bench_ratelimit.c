@@ -21,6 +21,7 @@
 
 #include "server/ratelimit.h"
 #include "util/random.h"
+#include "bench_clock.h"
 
 #define REPS	5
 #define CLIENTS 65536
@@ -29,19 +30,6 @@
  * keeps the one behind from being limited, which would measure a
  * different path. The cost does not depend on the burst. */
 #define BURST 3600000000u
-
-static uint64_t thread_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static struct sockaddr_in client(uint32_t i)
 {
@@ -65,14 +53,14 @@ static void *run_calls(void *arg)
 	static _Thread_local struct sockaddr_in addrs[CLIENTS];
 	for (uint32_t i = 0; i < r->n_clients; i++)
 		addrs[i] = client(i);
-	uint64_t t0 = thread_ns();
+	uint64_t t0 = thread_cpu_ns();
 	unsigned long passed = 0;
 	for (unsigned long i = 0; i < r->calls; i++) {
 		/* the clock moves a ms every 100 calls: 100 000 a second, under QPS */
 		const struct sockaddr *sa = (const struct sockaddr *)&addrs[i % r->n_clients];
 		passed += ratelimit_admit(r->t, sa, QPS, BURST, r->start_ms + i / 100);
 	}
-	r->ns_per_call = (double)(thread_ns() - t0) / (double)r->calls;
+	r->ns_per_call = (double)(thread_cpu_ns() - t0) / (double)r->calls;
 	r->passed = passed;
 	return NULL;
 }
