@@ -21,6 +21,9 @@
 # the ExpressRoute audit (`audit: observe`); compare with ERDNS_AUDIT=0 for the audit's cost.
 # ERDNS_EXTRA_SERVER_JSON='"client_qps": 1000000' adds members to erdns's "server" object (e.g. to
 # measure the client rate limit's cost while it limits nobody); the report says what was added.
+# ERDNS_B=BINARY adds a second erdns build as server "erdns_b" (same configuration, its own port):
+# list it in SERVERS / LAT_SERVERS (e.g. SERVERS="erdns erdns_b dnsdist") for an A/B of two builds in
+# one run, each beside the same peers.
 # ERDNS_QUERYLOG=1 runs erdns with its query log on (every line to a file in the work directory,
 # removed after each run; the lines written and dropped are reported). RESULTS_OUT=DIR copies the
 # raw tables (results.tsv, latency.tsv) there, for contrib/bench/shapes.sh.
@@ -45,11 +48,16 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=bench
 case "${1:-}" in
 bench | demo) MODE=$1; shift ;;
--h | --help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 esac
 ERDNS=${1:-$ROOT/build/erdns}
 [ -x "$ERDNS" ] || { echo "bench: no erdns binary at $ERDNS (build it: cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build)" >&2; exit 2; }
 ERDNS=$(cd "$(dirname "$ERDNS")" && pwd)/$(basename "$ERDNS")
+ERDNS_B=${ERDNS_B:-}
+if [ -n "$ERDNS_B" ]; then
+	[ -x "$ERDNS_B" ] || { echo "bench: no erdns binary at ERDNS_B=$ERDNS_B" >&2; exit 2; }
+	ERDNS_B=$(cd "$(dirname "$ERDNS_B")" && pwd)/$(basename "$ERDNS_B")
+fi
 
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
@@ -251,7 +259,7 @@ if [ "$NCPU" -ge 2 ]; then
 else
 	echo "bench: only one CPU: load generator and servers share it (numbers will be poor)" >&2
 fi
-declare -A PORT=([erdns]=$((PORT_BASE + 10)) [unbound]=$((PORT_BASE + 11)) [dnsmasq]=$((PORT_BASE + 12)) [dnsdist]=$((PORT_BASE + 13)))
+declare -A PORT=([erdns]=$((PORT_BASE + 10)) [unbound]=$((PORT_BASE + 11)) [dnsmasq]=$((PORT_BASE + 12)) [dnsdist]=$((PORT_BASE + 13)) [erdns_b]=$((PORT_BASE + 14)))
 for p in "$KNOT_PORT" "${PORT[@]}"; do
 	port_busy "$p" && { echo "bench: 127.0.0.1:$p is in use; set PORT_BASE to another value" >&2; exit 1; }
 done
@@ -342,6 +350,9 @@ write_configs() {
   "default": "branch"
 }
 EOF
+	# erdns_b: the same configuration on its own port (and query-log file)
+	sed -e "s/127.0.0.1:${PORT[erdns]}\"/127.0.0.1:${PORT[erdns_b]}\"/" -e 's/queries.jsonl/queries_b.jsonl/' \
+		"$WORK/erdns.json" >"$WORK/erdns_b.json"
 	cat >"$WORK/unbound.conf" <<EOF
 server:
     interface: 127.0.0.1
@@ -388,6 +399,7 @@ EOF
 server_cmd() { # name -> SCMD array
 	case $1 in
 	erdns) SCMD=("$ERDNS" serve -c "$WORK/erdns.json") ;;
+	erdns_b) SCMD=("$ERDNS_B" serve -c "$WORK/erdns_b.json") ;;
 	unbound) SCMD=(unbound -d -c "$WORK/unbound.conf") ;;
 	dnsmasq) SCMD=(dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --no-poll
 		--listen-address=127.0.0.1 --bind-interfaces --port="${PORT[dnsmasq]}"
@@ -427,6 +439,7 @@ querylog_note() { # workload run: erdns's stop line "query log: N lines written,
 server_version() {
 	case $1 in
 	erdns) echo "erdns $("$ERDNS" --version 2>&1 | awk '{print $NF; exit}') (${ERDNS#"$ROOT/"}, the repository at git $GIT_STATE when the run started)" ;;
+	erdns_b) echo "erdns_b $("$ERDNS_B" --version 2>&1 | awk '{print $NF; exit}') (${ERDNS_B#"$ROOT/"})" ;;
 	unbound) unbound -V 2>&1 | awk '/^Version/ { print "Unbound " $2; exit }' ;;
 	dnsmasq) dnsmasq --version | awk 'NR == 1 { print "dnsmasq " $3 }' ;;
 	dnsdist) dnsdist --version 2>&1 | awk 'NR == 1 { print "dnsdist " $2 }' ;;
