@@ -74,8 +74,7 @@ _Static_assert((ER_RATELIMIT_ENTRIES & (ER_RATELIMIT_ENTRIES - 1)) == 0 &&
 	       "whole sets, a power of two of them");
 
 struct ratelimit_table {
-	set_t *sets; /* aligned to a cache line, inside mem */
-	void *mem;
+	set_t *sets; /* cache-line aligned */
 	uint64_t set_mask;
 	uint8_t key[ER_SIPHASH_KEY_LEN];
 };
@@ -88,15 +87,12 @@ ratelimit_table_t *ratelimit_table_new(size_t entries, const uint8_t key[ER_SIPH
 	ratelimit_table_t *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
-	/* calloc, then aligned by hand: aligned_alloc does not zero, and a
-	 * zeroed bucket is a full one nobody holds. */
-	t->mem = calloc(n_sets + 1, sizeof(set_t));
-	if (t->mem == NULL) {
+	t->sets = aligned_alloc(ER_CACHE_LINE, n_sets * sizeof(set_t));
+	if (t->sets == NULL) {
 		free(t);
 		return NULL;
 	}
-	uintptr_t at = ((uintptr_t)t->mem + ER_CACHE_LINE - 1) & ~(uintptr_t)(ER_CACHE_LINE - 1);
-	t->sets = (set_t *)at;
+	memset(t->sets, 0, n_sets * sizeof(set_t)); /* a zeroed bucket is a full one nobody holds */
 	t->set_mask = n_sets - 1;
 	memcpy(t->key, key, sizeof(t->key));
 	return t;
@@ -106,7 +102,7 @@ void ratelimit_table_free(ratelimit_table_t *t)
 {
 	if (t == NULL)
 		return;
-	free(t->mem);
+	free(t->sets);
 	free(t);
 }
 
